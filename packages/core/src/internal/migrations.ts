@@ -1,0 +1,193 @@
+// Versioned schema migrations, recorded in `durably_schema_versions` by
+// @effect/sql's migrator. Safe when several processes migrate one empty
+// database at once: PostgreSQL serialises them with an advisory lock around
+// creating the versions table (the migrator's own LOCK TABLE then serialises
+// the rest); SQLite runs the whole migrator inside one BEGIN IMMEDIATE.
+import { Migrator, SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+import { writeTransaction } from "./transaction.js"
+
+export const versionsTable = "durably_schema_versions"
+
+const createTables = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const logId = sql.onDialectOrElse({
+    pg: () => "id BIGSERIAL PRIMARY KEY",
+    orElse: () => "id INTEGER PRIMARY KEY"
+  })
+  const statements = [
+    `CREATE TABLE durably_runs (
+      id TEXT PRIMARY KEY NOT NULL,
+      job_name TEXT NOT NULL,
+      input TEXT NOT NULL,
+      status TEXT NOT NULL,
+      idempotency_key TEXT,
+      concurrency_key TEXT,
+      labels TEXT NOT NULL DEFAULT '{}',
+      progress TEXT,
+      output TEXT,
+      error TEXT,
+      lease_owner TEXT,
+      lease_expires_at BIGINT,
+      lease_ms BIGINT,
+      lease_generation INTEGER NOT NULL DEFAULT 0,
+      attempt INTEGER NOT NULL DEFAULT 0,
+      started_at BIGINT,
+      completed_at BIGINT,
+      created_at BIGINT NOT NULL,
+      updated_at BIGINT NOT NULL
+    )`,
+    `CREATE UNIQUE INDEX durably_runs_idempotency ON durably_runs (job_name, idempotency_key)`,
+    // Claim order: the claimable runs only, walked by id.
+    `CREATE INDEX durably_runs_claimable ON durably_runs (id) WHERE status IN ('pending', 'leased')`,
+    // The live-lease / trigger-order check per concurrency key.
+    `CREATE INDEX durably_runs_concurrency ON durably_runs (concurrency_key, id)
+      WHERE concurrency_key IS NOT NULL AND status IN ('pending', 'leased')`,
+    `CREATE INDEX durably_runs_status ON durably_runs (status, id)`,
+    `CREATE INDEX durably_runs_job ON durably_runs (job_name, id)`,
+    `CREATE INDEX durably_runs_completed ON durably_runs (completed_at) WHERE completed_at IS NOT NULL`,
+    `CREATE TABLE durably_run_labels (
+      run_id TEXT NOT NULL,
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      PRIMARY KEY (run_id, key)
+    )`,
+    `CREATE INDEX durably_run_labels_lookup ON durably_run_labels (key, value, run_id)`,
+    `CREATE TABLE durably_steps (
+      run_id TEXT NOT NULL,
+      name TEXT NOT NULL,
+      "index" INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      output TEXT,
+      error TEXT,
+      started_at BIGINT NOT NULL,
+      completed_at BIGINT NOT NULL
+    )`,
+    `CREATE INDEX durably_steps_run ON durably_steps (run_id, "index")`,
+    `CREATE UNIQUE INDEX durably_steps_completed ON durably_steps (run_id, name) WHERE status = 'completed'`,
+    `CREATE TABLE durably_logs (
+      ${logId},
+      run_id TEXT NOT NULL,
+      step_name TEXT,
+      level TEXT NOT NULL,
+      message TEXT NOT NULL,
+      data TEXT,
+      created_at BIGINT NOT NULL
+    )`,
+    `CREATE INDEX durably_logs_run ON durably_logs (run_id, id)`
+  ]
+  for (const statement of statements) yield* sql.unsafe(statement)
+})
+
+// A step write is the lease heartbeat, in one statement. PostgreSQL does it
+// with a data-modifying CTE in the statement itself; SQLite has none, so a
+// trigger extends the lease of the run the fenced INSERT … SELECT just matched.
+const createLeaseHeartbeat = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => Effect.void,
+    orElse: () =>
+      sql.unsafe(`CREATE TRIGGER durably_steps_heartbeat AFTER INSERT ON durably_steps
+        BEGIN
+          UPDATE durably_runs SET lease_expires_at = NEW.completed_at + lease_ms, updated_at = NEW.completed_at
+          WHERE id = NEW.run_id AND status = 'leased';
+        END`)
+  })
+})
+
+// PostgreSQL claim, one round trip. A candidate must be the oldest unfinished
+// run of its concurrency key (trigger order), so two claimers never aim at
+// different runs of one key. The key's advisory lock is only *tried*: a claimer
+// never waits on a key while it holds another one, so claims cannot deadlock.
+// Each statement in a VOLATILE plpgsql function takes a fresh snapshot, so the
+// re-check after the lock sees every claim committed since the candidate select.
+/**
+ * SQL for "another run holds or precedes `alias`'s concurrency key": a live
+ * lease on the key, or an older unfinished run with it. Shared by both claims.
+ */
+export const keyBlocks = (alias: string, now: string): string =>
+  `SELECT 1 FROM durably_runs o
+    WHERE o.concurrency_key = ${alias}.concurrency_key
+      AND o.status IN ('pending', 'leased')
+      AND o.id <> ${alias}.id
+      AND (o.id < ${alias}.id OR (o.status = 'leased' AND o.lease_expires_at > ${now}))`
+
+const createPgClaim = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      sql.unsafe(`CREATE FUNCTION durably_claim(p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT)
+        RETURNS SETOF durably_runs LANGUAGE plpgsql VOLATILE AS $claim$
+        DECLARE
+          candidate RECORD;
+          busy TEXT[] := '{}';
+        BEGIN
+          LOOP
+            SELECT r.id, r.concurrency_key INTO candidate FROM durably_runs r
+            WHERE r.status IN ('pending', 'leased')
+              AND (r.status = 'pending' OR r.lease_expires_at <= p_now)
+              AND (r.concurrency_key IS NULL OR (
+                NOT (r.concurrency_key = ANY (busy))
+                AND NOT EXISTS (${keyBlocks("r", "p_now")})
+              ))
+            ORDER BY r.id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED;
+            IF NOT FOUND THEN
+              RETURN;
+            END IF;
+            IF candidate.concurrency_key IS NOT NULL THEN
+              IF NOT pg_try_advisory_xact_lock(hashtext(candidate.concurrency_key))
+                OR EXISTS (${keyBlocks("candidate", "p_now")}) THEN
+                busy := busy || candidate.concurrency_key;
+                CONTINUE;
+              END IF;
+            END IF;
+            RETURN QUERY UPDATE durably_runs SET
+              status = 'leased',
+              lease_owner = p_worker,
+              lease_expires_at = p_now + p_lease_ms,
+              lease_ms = p_lease_ms,
+              lease_generation = lease_generation + 1,
+              attempt = attempt + 1,
+              started_at = COALESCE(started_at, p_now),
+              updated_at = p_now
+            WHERE id = candidate.id
+            RETURNING *;
+            RETURN;
+          END LOOP;
+        END
+        $claim$`),
+    orElse: () => Effect.void
+  })
+})
+
+const loader = Migrator.fromRecord({
+  "1_create_tables": createTables,
+  "2_lease_heartbeat": createLeaseHeartbeat,
+  "3_pg_claim": createPgClaim
+})
+
+const runMigrator = Migrator.make({})({ loader, table: versionsTable })
+
+/** Applies every pending migration; concurrent callers wait for one another. */
+export const migrate = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () =>
+      Effect.zipRight(
+        sql.withTransaction(
+          Effect.zipRight(
+            sql`SELECT pg_advisory_xact_lock(hashtext('durably:migrations'))`,
+            sql.unsafe(`CREATE TABLE IF NOT EXISTS ${versionsTable} (
+              migration_id integer PRIMARY KEY,
+              created_at timestamp with time zone NOT NULL DEFAULT now(),
+              name text NOT NULL
+            )`)
+          )
+        ),
+        runMigrator
+      ),
+    orElse: () => writeTransaction(sql)(runMigrator)
+  })
+})

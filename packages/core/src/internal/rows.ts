@@ -1,0 +1,81 @@
+// The row form of each table and its decoding into the domain form. Rows come
+// back from SQLite and PostgreSQL slightly differently (PG returns BIGINT as a
+// string), so the row schemas accept both and yield one domain value.
+import { Effect, ParseResult, Schema } from "effect"
+import { CorruptRowError } from "../DurablyError.js"
+import * as Run from "../Run.js"
+
+const Millis = Schema.Union(Schema.Number, Schema.NumberFromString)
+const Timestamp = Schema.compose(Millis, Schema.DateFromNumber)
+const Int = Schema.Union(Schema.Number, Schema.NumberFromString)
+const Json = Schema.parseJson()
+const NullableJson = Schema.NullOr(Json)
+
+const col = <S extends Schema.Schema.Any, K extends string>(schema: S, key: K) =>
+  Schema.propertySignature(schema).pipe(Schema.fromKey(key))
+
+const RunFromRow = Schema.Struct({
+  id: Schema.String,
+  jobName: col(Schema.String, "job_name"),
+  status: Run.RunStatus,
+  input: Json,
+  output: NullableJson,
+  error: Schema.NullOr(Schema.String),
+  labels: Schema.parseJson(Run.Labels),
+  progress: Schema.NullOr(Schema.parseJson(Run.Progress)),
+  idempotencyKey: col(Schema.NullOr(Schema.String), "idempotency_key"),
+  concurrencyKey: col(Schema.NullOr(Schema.String), "concurrency_key"),
+  leaseOwner: col(Schema.NullOr(Schema.String), "lease_owner"),
+  leaseExpiresAt: col(Schema.NullOr(Timestamp), "lease_expires_at"),
+  leaseGeneration: col(Int, "lease_generation"),
+  attempt: Int,
+  startedAt: col(Schema.NullOr(Timestamp), "started_at"),
+  completedAt: col(Schema.NullOr(Timestamp), "completed_at"),
+  createdAt: col(Timestamp, "created_at"),
+  updatedAt: col(Timestamp, "updated_at")
+})
+
+const StepFromRow = Schema.Struct({
+  runId: col(Schema.String, "run_id"),
+  name: Schema.String,
+  index: Int,
+  status: Run.StepStatus,
+  output: NullableJson,
+  error: Schema.NullOr(Schema.String),
+  startedAt: col(Timestamp, "started_at"),
+  completedAt: col(Timestamp, "completed_at")
+})
+
+const LogFromRow = Schema.Struct({
+  runId: col(Schema.String, "run_id"),
+  stepName: col(Schema.NullOr(Schema.String), "step_name"),
+  level: Run.LogLevel,
+  message: Schema.String,
+  data: NullableJson,
+  createdAt: col(Timestamp, "created_at")
+})
+
+const runIdOf = (row: unknown): string =>
+  typeof row === "object" && row !== null && "id" in row ? String(row.id) : "<unknown>"
+const runIdColumnOf = (row: unknown): string =>
+  typeof row === "object" && row !== null && "run_id" in row ? String(row.run_id) : "<unknown>"
+
+const decoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idOf: (row: unknown) => string) => {
+  const decode = Schema.decodeUnknown(schema)
+  return (row: unknown): Effect.Effect<A, CorruptRowError> =>
+    Effect.mapError(
+      decode(row),
+      (error) =>
+        new CorruptRowError({ table, runId: idOf(row), detail: ParseResult.TreeFormatter.formatErrorSync(error) })
+    )
+}
+
+/** Decodes a `durably_runs` row; an undecodable row fails with a `CorruptRowError` naming the run. */
+export const decodeRun = decoder(RunFromRow, "durably_runs", runIdOf)
+/** Decodes a `durably_steps` row. */
+export const decodeStep = decoder(StepFromRow, "durably_steps", runIdColumnOf)
+/** Decodes a `durably_logs` row. */
+export const decodeLog = decoder(LogFromRow, "durably_logs", runIdColumnOf)
+
+/** JSON text for a column, `null` stays SQL NULL. */
+export const toJson = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value))

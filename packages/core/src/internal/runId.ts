@@ -1,0 +1,49 @@
+// Run ids: 26-character, lexicographically sortable (ULID layout: 48-bit time in
+// ms, then 80 random bits, Crockford base32). Within one generator, ids made in
+// the same millisecond increase, so trigger order is id order.
+import { Clock, Effect, Ref } from "effect"
+
+const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+const encodeTime = (ms: number): string => {
+  let out = ""
+  let rest = ms
+  for (let i = 0; i < 10; i++) {
+    out = alphabet[rest % 32] + out
+    rest = Math.floor(rest / 32)
+  }
+  return out
+}
+
+const randomDigits = (): Array<number> => {
+  const bytes = new Uint8Array(16)
+  globalThis.crypto.getRandomValues(bytes)
+  return Array.from(bytes, (b) => b % 32)
+}
+
+/** Adds one to a base32 digit array; the caller keeps the top digit below 31 so it never overflows. */
+const increment = (digits: ReadonlyArray<number>): Array<number> => {
+  const next = [...digits]
+  for (let i = next.length - 1; i >= 0; i--) {
+    const digit = next[i] ?? 0
+    if (digit < 31) {
+      next[i] = digit + 1
+      return next
+    }
+    next[i] = 0
+  }
+  return next
+}
+
+/** A generator of monotonic ids; make one per store. */
+export const makeRunIdGenerator = Effect.map(
+  Ref.make({ time: -1, random: [] as ReadonlyArray<number> }),
+  (state) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.modify(state, (last) => {
+        const time = Math.max(now, last.time)
+        const random = time === last.time ? increment(last.random) : randomDigits().map((d, i) => (i === 0 ? d % 16 : d))
+        return [encodeTime(time) + random.map((d) => alphabet[d]).join(""), { time, random }]
+      })
+    )
+)

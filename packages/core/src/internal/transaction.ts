@@ -1,0 +1,52 @@
+// Write transactions that are safe under concurrency on both dialects.
+//
+// `sql.withTransaction` issues a deferred `BEGIN`. On SQLite a transaction that
+// reads before it writes then fails with SQLITE_BUSY when another process wrote
+// in between (busy_timeout cannot help a read→write upgrade), so read-then-write
+// transactions there take the write lock up front with `BEGIN IMMEDIATE`.
+// A COMMIT that fails surfaces from @effect/sql as a defect; it becomes a typed
+// `StoreError` here so callers can handle it.
+import { SqlClient } from "@effect/sql"
+import { SqlError } from "@effect/sql/SqlError"
+import { Cause, Effect, Scope } from "effect"
+import { StoreError } from "../DurablyError.js"
+
+export type WriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
+
+const immediate = (sql: SqlClient.SqlClient): WriteTransaction =>
+  SqlClient.makeWithTransaction({
+    transactionTag: SqlClient.TransactionConnection,
+    spanAttributes: [],
+    acquireConnection: Effect.flatMap(Scope.make(), (scope) =>
+      Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)
+    ),
+    begin: (conn) => conn.executeUnprepared("BEGIN IMMEDIATE", [], undefined),
+    savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
+    commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined),
+    rollback: (conn) => conn.executeUnprepared("ROLLBACK", [], undefined),
+    rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
+  })
+
+/** The write transaction for this client's dialect. */
+export const writeTransaction = (sql: SqlClient.SqlClient): WriteTransaction =>
+  sql.onDialectOrElse({
+    sqlite: () => immediate(sql),
+    orElse: () => sql.withTransaction
+  })
+
+/** Maps SQL failures, including a COMMIT that failed as a defect, to `StoreError`. */
+export const storeErrors =
+  (operation: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | StoreError, R> =>
+    effect.pipe(
+      Effect.catchIf(
+        (error): error is SqlError => error instanceof SqlError,
+        (cause) => Effect.fail(new StoreError({ operation, cause }))
+      ),
+      Effect.catchAllCause((cause) => {
+        const defect = Cause.dieOption(cause)
+        return defect._tag === "Some" && defect.value instanceof SqlError
+          ? Effect.fail(new StoreError({ operation, cause: defect.value }))
+          : Effect.failCause(cause)
+      })
+    ) as Effect.Effect<A, Exclude<E, SqlError> | StoreError, R>

@@ -1,0 +1,86 @@
+/**
+ * Store layers for Node: SQLite through better-sqlite3 and PostgreSQL through
+ * `pg`, each providing `SqlClient` and a migrated `Store`.
+ *
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { Store } from "@durably/core/Store"
+import { SqlStore } from "@durably/core"
+import type { StoreError } from "@durably/core/DurablyError"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { ConfigError } from "effect/ConfigError"
+import { Effect, Layer, Redacted } from "effect"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqliteOptions {
+  /** A file path, or `":memory:"`. */
+  readonly filename: string
+  /** `NORMAL` (default) is durable across process crashes in WAL mode; `FULL` also across power loss. */
+  readonly synchronous?: "NORMAL" | "FULL" | undefined
+  /** How long a writer waits for another process's write lock; it blocks the event loop meanwhile. */
+  readonly busyTimeoutMs?: number | undefined
+}
+
+/**
+ * A SQLite `SqlClient` in WAL mode with the pragmas a job queue wants.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const sqliteClient = (
+  options: SqliteOptions
+): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError | SqlError> =>
+  Layer.effectDiscard(
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      yield* sql.unsafe(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`)
+      yield* sql.unsafe(`PRAGMA synchronous = ${options.synchronous ?? "NORMAL"}`)
+    })
+  ).pipe(Layer.provideMerge(SqliteClient.layer({ filename: options.filename })))
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgOptions {
+  /** A `postgres://` URL. */
+  readonly url: string
+  readonly maxConnections?: number | undefined
+}
+
+/**
+ * A PostgreSQL `SqlClient` (a pool).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const pgClient = (
+  options: PgOptions
+): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, ConfigError | SqlError> =>
+  PgClient.layer({ url: Redacted.make(options.url), maxConnections: options.maxConnections ?? 10 })
+
+/**
+ * A migrated store on a SQLite file.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const sqlite = (
+  options: SqliteOptions
+): Layer.Layer<Store | SqlClient.SqlClient, ConfigError | SqlError | StoreError> =>
+  SqlStore.layerMigrated.pipe(Layer.provideMerge(sqliteClient(options)))
+
+/**
+ * A migrated store on PostgreSQL.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const pg = (options: PgOptions): Layer.Layer<Store | SqlClient.SqlClient, ConfigError | SqlError | StoreError> =>
+  SqlStore.layerMigrated.pipe(Layer.provideMerge(pgClient(options)))
