@@ -148,3 +148,34 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
     return `store operation ${this.operation} failed: ${cause}`
   }
 }
+
+/**
+ * A job used one step name twice in one execution. Step names identify stored
+ * results, so each must be unique within a run.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class DuplicateStepError extends Schema.TaggedError<DuplicateStepError>()("DuplicateStepError", {
+  runId: Schema.String,
+  stepName: Schema.String
+}) {
+  override get message(): string {
+    return `step name "${this.stepName}" used twice in run ${this.runId}`
+  }
+}
+
+/**
+ * Waiting for a run gave up before the run finished; the run goes on.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WaitTimeoutError extends Schema.TaggedError<WaitTimeoutError>()("WaitTimeoutError", {
+  runId: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  override get message(): string {
+    return `run ${this.runId} did not finish within ${this.timeoutMs} ms`
+  }
+}

@@ -64,6 +64,10 @@ export const make = Effect.gen(function* () {
         : Effect.fail(new ConflictError({ runId, operation, status: status.value }))
     )
 
+  /** Terminal cleanup: completed steps hold the outputs; failed-step records stay as history. */
+  const deleteStepOutputs = (runId: string) =>
+    sql`DELETE FROM durably_steps WHERE run_id = ${runId} AND status = 'completed'`
+
   // --- enqueue ---------------------------------------------------------------
 
   const insertRun = (request: EnqueueRequest, id: string, now: number) =>
@@ -288,11 +292,11 @@ export const make = Effect.gen(function* () {
         ? update
         : isPg
           ? sql<Row>`WITH done AS (${update}),
-                cleanup AS (DELETE FROM durably_steps WHERE run_id IN (SELECT id FROM done))
+                cleanup AS (DELETE FROM durably_steps WHERE status = 'completed' AND run_id IN (SELECT id FROM done))
               SELECT * FROM done`
           : transaction(
               Effect.tap(update, (rows) =>
-                rows.length > 0 ? sql`DELETE FROM durably_steps WHERE run_id = ${lease.runId}` : Effect.void
+                rows.length > 0 ? deleteStepOutputs(lease.runId) : Effect.void
               )
             )
       const row = rows[0]
@@ -324,7 +328,7 @@ export const make = Effect.gen(function* () {
         WHERE id = ${runId} AND status IN ('pending', 'leased')
         RETURNING *`
       if (row === undefined) return yield* explainMiss(runId, "cancel")
-      if (options.deleteSteps) yield* sql`DELETE FROM durably_steps WHERE run_id = ${runId}`
+      if (options.deleteSteps) yield* deleteStepOutputs(runId)
       return row
     }).pipe(transaction, Effect.flatMap(decodeRun), storeErrors("cancel"))
 

@@ -99,7 +99,7 @@ export interface PurgeOptions {
 
 /** @since 0.1.0 @category models */
 export interface TerminalOptions {
-  /** Delete the run's steps in the same transaction as the terminal write. */
+  /** Delete the run's completed steps (their outputs) with the terminal write; failed-step records stay. */
   readonly deleteSteps: boolean
 }
 

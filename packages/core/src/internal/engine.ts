@@ -1,0 +1,423 @@
+// The engine behind `Durably.layer`: the job registry, the worker's polling
+// loop and the run API, built together because they share the set of runs
+// executing in this process.
+import type { Fiber } from "effect"
+import { Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
+import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
+import { Durably } from "../Durably.js"
+import {
+  CancelledError,
+  JobFailedError,
+  NotFoundError,
+  ValidationError,
+  WaitTimeoutError
+} from "../DurablyError.js"
+import type { CorruptRowError, StoreError } from "../DurablyError.js"
+import type { DurablyEvent } from "../DurablyEvent.js"
+import { terminalEventTypes } from "../DurablyEvent.js"
+import { EventBus } from "../EventBus.js"
+import type * as Job from "../Job.js"
+import type { Run } from "../Run.js"
+import { isTerminal } from "../Run.js"
+import type { EnqueueRequest, Enqueued } from "../Store.js"
+import { Store } from "../Store.js"
+import { Worker } from "../Worker.js"
+import { describeFailure } from "./describe.js"
+import type { Execution, ExecutionConfig } from "./execution.js"
+import { start as startExecution } from "./execution.js"
+
+interface Config extends ExecutionConfig {
+  readonly pollingIntervalMs: number
+  readonly maxConcurrentRuns: number
+  readonly shutdownTimeoutMs: number
+  readonly autoStart: boolean
+}
+
+const randomWorkerId = (): string => {
+  const bytes = new Uint8Array(6)
+  globalThis.crypto.getRandomValues(bytes)
+  return `worker-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`
+}
+
+/** Checks every option and names each bad one. */
+const validateOptions = <J extends Job.Any>(options: Options<J>): Effect.Effect<Config, ValidationError> => {
+  const issues: Array<{ path: ReadonlyArray<string>; message: string }> = []
+  const positiveInt = (name: keyof Options<J>, value: number | undefined, fallback: number): number => {
+    if (value === undefined) return fallback
+    if (!Number.isInteger(value) || value <= 0) issues.push({ path: [name], message: `must be a positive integer, got ${value}` })
+    return value
+  }
+  const config: Config = {
+    workerId: options.workerId ?? randomWorkerId(),
+    pollingIntervalMs: positiveInt("pollingIntervalMs", options.pollingIntervalMs, 1000),
+    leaseRenewIntervalMs: positiveInt("leaseRenewIntervalMs", options.leaseRenewIntervalMs, 5000),
+    leaseMs: positiveInt("leaseMs", options.leaseMs, 30_000),
+    maxConcurrentRuns: positiveInt("maxConcurrentRuns", options.maxConcurrentRuns, 1),
+    shutdownTimeoutMs: positiveInt("shutdownTimeoutMs", options.shutdownTimeoutMs, 30_000),
+    preserveSteps: options.preserveSteps ?? false,
+    autoStart: options.autoStart ?? true
+  }
+  if (config.workerId.length === 0) issues.push({ path: ["workerId"], message: "must not be empty" })
+  if (config.leaseRenewIntervalMs >= config.leaseMs) {
+    issues.push({ path: ["leaseRenewIntervalMs"], message: `must be less than leaseMs (${config.leaseMs})` })
+  }
+  const names = new Set<string>()
+  for (const job of options.jobs) {
+    if (names.has(job.name)) issues.push({ path: ["jobs"], message: `two jobs are named "${job.name}"` })
+    names.add(job.name)
+  }
+  return issues.length > 0 ? Effect.fail(new ValidationError({ subject: "options", issues })) : Effect.succeed(config)
+}
+
+/** A Schema parse failure as `ValidationError` issues. */
+const toValidationError = (subject: string, error: ParseResult.ParseError): ValidationError =>
+  new ValidationError({
+    subject,
+    issues: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({
+      path: issue.path.map((segment) => (typeof segment === "symbol" ? String(segment) : segment)),
+      message: issue.message
+    }))
+  })
+
+/** The terminal event a finished run would have emitted, for late subscribers. */
+const terminalEventOf = (run: Run, timestamp: Date): DurablyEvent | undefined => {
+  const base = { runId: run.id, jobName: run.jobName, timestamp }
+  switch (run.status) {
+    case "completed": {
+      const startedAt = run.startedAt?.getTime() ?? run.createdAt.getTime()
+      const durationMs = (run.completedAt?.getTime() ?? startedAt) - startedAt
+      return { type: "run:complete", ...base, output: run.output, durationMs }
+    }
+    case "failed":
+      return { type: "run:fail", ...base, error: run.error ?? "", failedStepName: null }
+    case "cancelled":
+      return { type: "run:cancel", ...base }
+    default:
+      return undefined
+  }
+}
+
+const isTerminalEvent = (event: DurablyEvent): boolean => terminalEventTypes.includes(event.type)
+
+export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
+  Layer.scopedContext(
+    Effect.gen(function* () {
+      const config = yield* validateOptions(options)
+      const store = yield* Store
+      const bus = yield* EventBus
+      const context = yield* Effect.context<Job.Requirements<J>>()
+      const jobs: ReadonlyMap<string, Job.Any> = new Map(options.jobs.map((job) => [job.name, job]))
+      const running = new Map<string, Execution>()
+      const wakeUps = yield* Queue.sliding<void>(1)
+      const slots = yield* Effect.makeSemaphore(config.maxConcurrentRuns)
+      let loop: Fiber.RuntimeFiber<never> | undefined
+      const deps = { store, bus, config, context }
+
+      const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
+      const publish = bus.publish
+
+      // --- worker ------------------------------------------------------------
+
+      /** Claims the next run; a corrupt row was already failed by the store, so report it and go on. */
+      const claimNext: Effect.Effect<Option.Option<Run>, StoreError> = store
+        .claim({ workerId: config.workerId, leaseMs: config.leaseMs })
+        .pipe(
+          Effect.catchTag("CorruptRowError", (error: CorruptRowError) =>
+            Effect.zipRight(
+              Effect.flatMap(now, (timestamp) =>
+                publish({ type: "worker:error", timestamp, error: error.message, runId: error.runId })
+              ),
+              claimNext
+            )
+          )
+        )
+
+      /** Starts executing a claimed run; `onDone` runs once it has finished its writes. */
+      const launch = (run: Run, onDone: Effect.Effect<void>) =>
+        Effect.gen(function* () {
+          const execution = yield* startExecution(run, jobs.get(run.jobName), deps)
+          running.set(run.id, execution)
+          yield* Effect.forkDaemon(
+            Effect.ensuring(
+              execution.done,
+              Effect.zipRight(
+                Effect.sync(() => running.delete(run.id)),
+                onDone
+              )
+            )
+          )
+          return execution
+        })
+
+      const backoff = (failures: number) =>
+        Duration.millis(Math.min(config.pollingIntervalMs * 2 ** Math.min(failures, 10), 30_000))
+
+      const pollingLoop = Effect.gen(function* () {
+        let failures = 0
+        while (true) {
+          yield* slots.take(1)
+          // Claim and launch together, so an interrupt never drops a claimed run.
+          const claimed = yield* Effect.uninterruptible(
+            Effect.either(
+              Effect.tap(claimNext, (next) => (Option.isSome(next) ? launch(next.value, slots.release(1)) : Effect.void))
+            )
+          )
+          if (claimed._tag === "Left") {
+            yield* slots.release(1)
+            failures++
+            yield* publish({ type: "worker:error", timestamp: yield* now, error: describeFailure(claimed.left) })
+            yield* Effect.sleep(backoff(failures))
+            continue
+          }
+          failures = 0
+          if (Option.isNone(claimed.right)) {
+            yield* slots.release(1)
+            yield* Effect.race(Queue.take(wakeUps), Effect.sleep(Duration.millis(config.pollingIntervalMs)))
+          }
+        }
+      })
+
+      const startWorker = Effect.suspend(() =>
+        loop !== undefined
+          ? Effect.void
+          : Effect.map(Effect.forkDaemon(pollingLoop), (fiber) => {
+              loop = fiber
+            })
+      )
+
+      const stopWorker = Effect.gen(function* () {
+        const fiber = loop
+        loop = undefined
+        if (fiber !== undefined) yield* F.interrupt(fiber)
+        const inFlight = [...running.values()]
+        const drained = yield* Effect.timeoutOption(
+          Effect.forEach(inFlight, (execution) => execution.done, { concurrency: "unbounded", discard: true }),
+          Duration.millis(config.shutdownTimeoutMs)
+        )
+        if (Option.isNone(drained)) {
+          yield* Effect.forEach([...running.values()], (execution) => execution.stop("shutdown"), {
+            concurrency: "unbounded",
+            discard: true
+          })
+        }
+      })
+
+      const processOne: Effect.Effect<boolean, StoreError> = Effect.flatMap(claimNext, (next) =>
+        Option.isNone(next)
+          ? Effect.succeed(false)
+          : Effect.as(Effect.flatMap(launch(next.value, Effect.void), (execution) => execution.done), true)
+      )
+
+      const processUntilIdle = (limits?: { readonly maxRuns?: number | undefined }) =>
+        Effect.gen(function* () {
+          let processed = 0
+          while (limits?.maxRuns === undefined || processed < limits.maxRuns) {
+            if (!(yield* processOne)) break
+            processed++
+          }
+          return processed
+        })
+
+      const wake = Effect.asVoid(Queue.offer(wakeUps, undefined))
+
+      // --- runs --------------------------------------------------------------
+
+      const jobNamed = (jobName: string) => {
+        const job = jobs.get(jobName)
+        return job === undefined ? Effect.fail(new NotFoundError({ entity: "job", id: jobName })) : Effect.succeed(job)
+      }
+
+      const requestFor = (job: Job.Any, encodedInput: unknown, options?: TriggerOptions): EnqueueRequest => ({
+        jobName: job.name,
+        input: encodedInput,
+        idempotencyKey: options?.idempotencyKey,
+        concurrencyKey: options?.concurrencyKey,
+        coalesce: options?.coalesce,
+        labels: options?.labels
+      })
+
+      const announce = (enqueued: Enqueued) =>
+        Effect.gen(function* () {
+          const { disposition, run } = enqueued
+          const timestamp = yield* now
+          const base = { runId: run.id, jobName: run.jobName, timestamp }
+          if (disposition === "created") {
+            yield* publish({ type: "run:trigger", ...base, input: run.input, labels: run.labels })
+          } else if (disposition === "coalesced") {
+            yield* publish({ type: "run:coalesced", ...base, labels: run.labels })
+          }
+          return { run, disposition } satisfies Triggered
+        })
+
+      const encodeInput = (job: Job.Any, input: unknown) =>
+        Effect.mapError(Schema.encodeUnknown(job.input)(input), (error) => toValidationError(`input of ${job.name}`, error))
+
+      const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
+        Effect.gen(function* () {
+          const registered = yield* jobNamed(job.name)
+          const encoded = yield* encodeInput(registered, input)
+          const triggered = yield* announce(yield* store.enqueue(requestFor(registered, encoded, options)))
+          yield* wake
+          return triggered
+        })
+
+      const triggerByName = (jobName: string, input: unknown, options?: TriggerOptions) =>
+        Effect.gen(function* () {
+          const job = yield* jobNamed(jobName)
+          // Untrusted input: decode it first (validation), then store its encoded form.
+          const decoded = yield* Effect.mapError(Schema.decodeUnknown(job.input)(input), (error) =>
+            toValidationError(`input of ${job.name}`, error)
+          )
+          return yield* trigger(job, decoded, options)
+        })
+
+      const batchTrigger = (
+        job: Job.Any,
+        items: ReadonlyArray<{ readonly input: unknown; readonly options?: TriggerOptions }>
+      ) =>
+        Effect.gen(function* () {
+          const registered = yield* jobNamed(job.name)
+          const requests = yield* Effect.forEach(items, (item) =>
+            Effect.map(encodeInput(registered, item.input), (encoded) => requestFor(registered, encoded, item.options))
+          )
+          const results = yield* Effect.forEach(yield* store.enqueueBatch(requests), announce)
+          yield* wake
+          return results
+        })
+
+      const waitForRun = (runId: string, waitOptions?: WaitOptions) =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            // Subscribe before reading, so a finish in between is not missed.
+            const events = yield* bus.subscribe
+            while (true) {
+              const run = yield* store.getRun(runId)
+              if (run.status === "completed") return run
+              if (run.status === "failed") {
+                const steps = yield* store.getSteps(runId)
+                const failedStep = steps.findLast((step) => step.status === "failed")
+                return yield* new JobFailedError({
+                  runId,
+                  error: run.error ?? "",
+                  failedStepName: failedStep?.name ?? null
+                })
+              }
+              if (run.status === "cancelled") return yield* new CancelledError({ runId })
+              // Woken by this run's terminal event here, or by the poll for other processes.
+              yield* Effect.race(
+                Effect.asVoid(
+                  Stream.runHead(
+                    Stream.filter(Stream.fromQueue(events), (event) => event.runId === runId && isTerminalEvent(event))
+                  )
+                ),
+                Effect.sleep(Duration.millis(config.pollingIntervalMs))
+              )
+            }
+          })
+        ).pipe(
+          (wait) =>
+            waitOptions?.timeoutMs === undefined
+              ? wait
+              : Effect.timeoutFail(wait, {
+                  duration: Duration.millis(waitOptions.timeoutMs),
+                  onTimeout: () => new WaitTimeoutError({ runId, timeoutMs: waitOptions.timeoutMs ?? 0 })
+                })
+        )
+
+      const triggerAndWait = (job: Job.Any, input: unknown, options?: TriggerOptions & WaitOptions) =>
+        Effect.gen(function* () {
+          const { disposition, run } = yield* trigger(job, input, options)
+          const done = yield* waitForRun(run.id, options)
+          const output =
+            job.output === undefined
+              ? done.output
+              : yield* Effect.orDie(Schema.decodeUnknown(job.output)(done.output))
+          return { run: done, output, disposition }
+        })
+
+      const subscribe = (runId: string): Stream.Stream<DurablyEvent, NotFoundError | StoreError | CorruptRowError> =>
+        Stream.unwrapScoped(
+          Effect.gen(function* () {
+            const events = yield* bus.subscribe
+            const run = yield* store.getRun(runId)
+            if (isTerminal(run.status)) {
+              const event = terminalEventOf(run, yield* now)
+              return event === undefined ? Stream.empty : Stream.make(event)
+            }
+            return Stream.fromQueue(events).pipe(
+              Stream.filter((event) => event.runId === runId),
+              Stream.takeUntil(isTerminalEvent)
+            )
+          })
+        )
+
+      const cancel = (runId: string) =>
+        Effect.gen(function* () {
+          const run = yield* store.cancel(runId, { deleteSteps: !config.preserveSteps })
+          const execution = running.get(runId)
+          if (execution !== undefined) yield* execution.stop("cancelled")
+          yield* publish({ type: "run:cancel", runId, jobName: run.jobName, timestamp: yield* now })
+          return run
+        })
+
+      const retry = (runId: string) =>
+        Effect.gen(function* () {
+          const run = yield* store.retry(runId)
+          yield* publish({ type: "run:retry", runId, jobName: run.jobName, timestamp: yield* now })
+          yield* wake
+          return run
+        })
+
+      const retrigger = (runId: string) =>
+        Effect.gen(function* () {
+          const run = yield* store.getRun(runId)
+          const triggered = yield* announce(
+            yield* store.enqueue({ jobName: run.jobName, input: run.input, labels: run.labels })
+          )
+          yield* wake
+          return triggered
+        })
+
+      const deleteRun = (runId: string) =>
+        Effect.gen(function* () {
+          const run = yield* store.getRun(runId)
+          yield* store.deleteRun(runId)
+          yield* publish({ type: "run:delete", runId, jobName: run.jobName, timestamp: yield* now })
+        })
+
+      const worker = Worker.of({
+        workerId: config.workerId,
+        start: startWorker,
+        stop: stopWorker,
+        wake,
+        processOne,
+        processUntilIdle,
+        running: Effect.sync(() => [...running.keys()])
+      })
+
+      const durably = Durably.of({
+        jobs,
+        trigger: trigger as Durably["Type"]["trigger"],
+        triggerByName,
+        triggerAndWait: triggerAndWait as Durably["Type"]["triggerAndWait"],
+        batchTrigger: batchTrigger as Durably["Type"]["batchTrigger"],
+        getRun: store.getRun,
+        getRuns: store.getRuns,
+        getSteps: store.getSteps,
+        getLogs: store.getLogs,
+        cancel,
+        retry,
+        retrigger,
+        deleteRun,
+        purgeRuns: (purge) => store.purge({ olderThan: purge.olderThan.getTime(), limit: purge.limit }),
+        waitForRun,
+        subscribe,
+        processOne,
+        processUntilIdle
+      })
+
+      yield* Effect.addFinalizer(() => stopWorker)
+      if (config.autoStart) yield* startWorker
+      return Context.make(Durably, durably).pipe(Context.add(Worker, worker))
+    })
+  )
