@@ -250,7 +250,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         })
 
       const encodeInput = (job: Job.Any, input: unknown) =>
-        Effect.mapError(Schema.encodeUnknown(job.input)(input), (error) => toValidationError(`input of ${job.name}`, error))
+        Effect.mapError(Schema.encodeUnknown(job.input)(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
 
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
         Effect.gen(function* () {
@@ -265,7 +265,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         Effect.gen(function* () {
           const job = yield* jobNamed(jobName)
           // Untrusted input: decode it first (validation), then store its encoded form.
-          const decoded = yield* Effect.mapError(Schema.decodeUnknown(job.input)(input), (error) =>
+          const decoded = yield* Effect.mapError(Schema.decodeUnknown(job.input)(input, { errors: "all" }), (error) =>
             toValidationError(`input of ${job.name}`, error)
           )
           return yield* trigger(job, decoded, options)

@@ -179,7 +179,13 @@ const execute = <R>(
               const startedAt = yield* Clock.currentTimeMillis
               yield* publish({ type: "step:start", ...stepBase, timestamp: new Date(startedAt) })
               currentStep = name
-              const exit = yield* Effect.exit(effect)
+              // An interrupted step (cancel, lost lease, shutdown) reports it from a finalizer,
+              // since the interrupted fiber runs nothing after the step.
+              const exit = yield* Effect.exit(
+                Effect.onInterrupt(effect, () =>
+                  Effect.flatMap(now, (timestamp) => publish({ type: "step:cancel", ...stepBase, timestamp }))
+                )
+              )
               currentStep = null
               if (Exit.isSuccess(exit)) {
                 const output =
@@ -191,10 +197,7 @@ const execute = <R>(
                 yield* publish({ type: "step:complete", ...stepBase, timestamp: yield* now, output })
                 return exit.value
               }
-              if (Cause.isInterruptedOnly(exit.cause)) {
-                yield* publish({ type: "step:cancel", ...stepBase, timestamp: yield* now })
-                return yield* exit
-              }
+              if (Cause.isInterruptedOnly(exit.cause)) return yield* exit
               failedStepName = name
               const error = describeFailure(Cause.squash(exit.cause))
               yield* fencedWrite(store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt }))

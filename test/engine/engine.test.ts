@@ -1,0 +1,317 @@
+import { Durably, DurablyError, EventBus, Job, Step, Worker } from "@durably/core"
+import type { DurablyEvent } from "@durably/core/DurablyEvent"
+import { Store } from "@durably/core/Store"
+import { NodeStore } from "@durably/node"
+import { DurablyNode } from "@durably/node"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Context, Deferred, Effect, Either, Fiber, Layer, Queue, Ref, Schema, Stream, TestClock } from "effect"
+import { join } from "node:path"
+import { tempDir } from "../support/sqlite.js"
+
+/** The next `n` events, one at a time (a stream over the queue would pull ahead and drop some). */
+const takeN = (events: Queue.Dequeue<DurablyEvent>, n: number) =>
+  Effect.forEach(Array.from({ length: n }), () => Queue.take(events))
+
+const takeUntil = (events: Queue.Dequeue<DurablyEvent>, done: (event: DurablyEvent) => boolean): Effect.Effect<void> =>
+  Effect.flatMap(Queue.take(events), (event) => (done(event) ? Effect.void : takeUntil(events, done)))
+
+const leaseMs = 10_000
+const leaseRenewIntervalMs = 2_000
+
+/** A store whose renewals fail while `partitioned` is set: a worker cut off from the database. */
+const partitionable = (partitioned: Ref.Ref<boolean>) =>
+  Layer.effect(
+    Store,
+    Effect.map(Store, (store) =>
+      Store.of({
+        ...store,
+        renew: (lease, ms) =>
+          Effect.flatMap(Ref.get(partitioned), (cut) =>
+            cut
+              ? Effect.fail(new DurablyError.StoreError({ operation: "renew", cause: new Error("partitioned") }))
+              : store.renew(lease, ms)
+          )
+      })
+    )
+  )
+
+describe("lease renewal and expiry (TestClock)", () => {
+  it.scoped("a worker that cannot renew loses the run, and another resumes it at the next step", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const counts = new Map<string, number>()
+      const ran = (name: string) => Effect.sync(() => counts.set(name, (counts.get(name) ?? 0) + 1))
+      const secondStepStarted = yield* Deferred.make<void>()
+      const job = Job.make({
+        name: "three-steps",
+        input: Schema.Struct({ n: Schema.Number }),
+        run: ({ n }) =>
+          Effect.gen(function* () {
+            const a = yield* Step.run("one", Effect.as(ran("one"), n + 1))
+            const b = yield* Step.run(
+              "two",
+              Effect.gen(function* () {
+                yield* ran("two")
+                // The first execution stops here for good; the resumed one goes through.
+                if (counts.get("two") === 1) {
+                  yield* Deferred.succeed(secondStepStarted, undefined)
+                  return yield* Effect.never
+                }
+                return a * 2
+              })
+            )
+            return yield* Step.run("three", Effect.as(ran("three"), b + 1))
+          })
+      })
+      const base = Layer.merge(NodeStore.sqlite({ filename: join(dir, "db.sqlite") }), EventBus.layer)
+      const shared = yield* Layer.build(base)
+      const partitioned = yield* Ref.make(false)
+      const engine = (workerId: string, store: Layer.Layer<Store, never, Store>) =>
+        Layer.build(
+          Durably.layer({ jobs: [job], workerId, leaseMs, leaseRenewIntervalMs, autoStart: false }).pipe(
+            Layer.provide(store),
+            Layer.provide(Layer.succeedContext(shared))
+          )
+        )
+      const a = yield* engine("A", partitionable(partitioned))
+      const b = yield* engine("B", Layer.effect(Store, Store))
+      const durablyA = Context.get(a, Durably.Durably)
+      const store = Context.get(shared, Store)
+
+      const { run } = yield* durablyA.trigger(job, { n: 1 })
+      const workerA = yield* Effect.fork(Context.get(a, Worker.Worker).processOne)
+      yield* Deferred.await(secondStepStarted)
+
+      // Renewal extends the lease from the time it ran.
+      yield* TestClock.adjust(leaseRenewIntervalMs)
+      expect((yield* store.getRun(run.id)).leaseExpiresAt?.getTime()).toBe(leaseRenewIntervalMs + leaseMs)
+
+      // Cut A off: its renewals fail until the expiry it last wrote, then it gives the run up.
+      yield* Ref.set(partitioned, true)
+      yield* TestClock.adjust(leaseMs)
+      expect(yield* Fiber.join(workerA)).toBe(true)
+      const abandoned = yield* store.getRun(run.id)
+      expect(abandoned.status).toBe("leased")
+      expect(abandoned.leaseOwner).toBe("A")
+
+      // B claims the expired lease and resumes at step two.
+      expect(yield* Context.get(b, Worker.Worker).processOne).toBe(true)
+      const done = yield* store.getRun(run.id)
+      expect(done).toMatchObject({ status: "completed", output: 5, leaseGeneration: 2, attempt: 2 })
+      expect(Object.fromEntries(counts)).toEqual({ one: 1, two: 2, three: 1 })
+    }))
+
+  it.scoped("a stale worker's step write is refused and its job stops, writing nothing more", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const release = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      const afterWrite = yield* Ref.make(0)
+      const job = Job.make({
+        name: "slow",
+        input: Schema.Number,
+        run: () =>
+          Effect.gen(function* () {
+            yield* Step.run(
+              "wait",
+              Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release))
+            )
+            yield* Ref.update(afterWrite, (n) => n + 1)
+            yield* Step.run("after", Effect.succeed(1))
+          })
+      })
+      const layer = Layer.merge(NodeStore.sqlite({ filename: join(dir, "db.sqlite") }), EventBus.layer)
+      const shared = yield* Layer.build(layer)
+      const partitioned = yield* Ref.make(true)
+      const a = yield* Layer.build(
+        Durably.layer({ jobs: [job], workerId: "A", leaseMs, leaseRenewIntervalMs: leaseMs - 1, autoStart: false }).pipe(
+          Layer.provide(partitionable(partitioned)),
+          Layer.provide(Layer.succeedContext(shared))
+        )
+      )
+      const store = Context.get(shared, Store)
+      const { run } = yield* Context.get(a, Durably.Durably).trigger(job, 1)
+      const workerA = yield* Effect.fork(Context.get(a, Worker.Worker).processOne)
+      yield* Deferred.await(started)
+      // Another worker takes the run over once A's lease expired (A has not noticed yet).
+      yield* TestClock.adjust(leaseMs - 2)
+      yield* TestClock.adjust(2)
+      const stolen = yield* store.claim({ workerId: "B", leaseMs })
+      expect(stolen._tag).toBe("Some")
+      yield* Deferred.succeed(release, undefined)
+      expect(yield* Fiber.join(workerA)).toBe(true)
+      expect(yield* Ref.get(afterWrite)).toBe(0)
+      expect(yield* store.getSteps(run.id)).toEqual([])
+      expect((yield* store.getRun(run.id)).leaseOwner).toBe("B")
+    }))
+})
+
+const engineOnFile = <J extends Job.Any>(options: Omit<Durably.Options<J>, "autoStart"> & { autoStart?: boolean }) =>
+  Layer.unwrapScoped(
+    Effect.map(tempDir, (dir) =>
+      DurablyNode.sqlite({ filename: join(dir, "db.sqlite"), pollingIntervalMs: 20, ...options })
+    )
+  )
+
+describe("the worker", () => {
+  const blocking = Job.make({
+    name: "blocking",
+    input: Schema.Null,
+    run: () =>
+      Effect.gen(function* () {
+        yield* Step.run("first", Effect.succeed(1))
+        yield* Step.run("stuck", Effect.never)
+        yield* Step.run("never", Effect.dieMessage("must not run"))
+      })
+  })
+
+  it.live("cancelling a running job interrupts it, later steps never run, and it stays cancelled", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const bus = yield* EventBus.EventBus
+      const events = yield* bus.subscribe
+      const { run } = yield* durably.trigger(blocking, null)
+      yield* takeUntil(events, (e) => e.type === "step:start" && e.stepName === "stuck")
+      const cancelled = yield* durably.cancel(run.id)
+      expect(cancelled.status).toBe("cancelled")
+      expect(yield* (yield* Worker.Worker).running).toEqual([])
+      yield* Effect.sleep(100)
+      const after = yield* durably.getRun(run.id)
+      expect(after.status).toBe("cancelled")
+      const seen = yield* takeN(events, 2)
+      expect(seen.map((e) => e.type)).toEqual(["step:cancel", "run:cancel"])
+      const steps = yield* durably.getSteps(run.id)
+      expect(steps.map((s) => s.name)).not.toContain("never")
+      const waited = yield* Effect.either(durably.waitForRun(run.id))
+      expect(Either.isLeft(waited) && waited.left._tag).toBe("CancelledError")
+    }).pipe(Effect.scoped, Effect.provide(engineOnFile({ jobs: [blocking] }))))
+
+  const active = new Map<string, number>()
+  let maxPerKey = 0
+  let maxOverall = 0
+  const keyed = Job.make({
+    name: "keyed",
+    input: Schema.Struct({ key: Schema.String }),
+    run: ({ key }) =>
+      Step.run(
+        "work",
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            active.set(key, (active.get(key) ?? 0) + 1)
+            maxPerKey = Math.max(maxPerKey, active.get(key) ?? 0)
+            maxOverall = Math.max(maxOverall, [...active.values()].reduce((s, n) => s + n, 0))
+          }),
+          () => Effect.sleep(15),
+          () => Effect.sync(() => active.set(key, (active.get(key) ?? 1) - 1))
+        )
+      )
+  })
+
+  it.live("with maxConcurrentRuns 4, runs sharing a concurrency key never overlap", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const keys = ["a", "b", "c", "d"]
+      const items = Array.from({ length: 24 }, (_, i) => {
+        const key = keys[i % keys.length] ?? "a"
+        return { input: { key }, options: { concurrencyKey: key } }
+      })
+      const runs = yield* durably.batchTrigger(keyed, items)
+      yield* Effect.forEach(runs, ({ run }) => durably.waitForRun(run.id), { concurrency: "unbounded" })
+      expect(maxPerKey).toBe(1)
+      expect(maxOverall).toBeGreaterThan(1)
+      expect(maxOverall).toBeLessThanOrEqual(4)
+    }).pipe(Effect.provide(engineOnFile({ jobs: [keyed], maxConcurrentRuns: 4 }))))
+
+  const reusing = Job.make({
+    name: "reusing",
+    input: Schema.Null,
+    run: () => Effect.zipRight(Step.run("same", Effect.succeed(1)), Step.run("same", Effect.succeed(2)))
+  })
+
+  it.live("reusing a step name fails the run with a DuplicateStepError", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const result = yield* Effect.either(durably.triggerAndWait(reusing, null))
+      expect(Either.isLeft(result) && result.left).toMatchObject({ _tag: "JobFailedError" })
+      const run = (yield* durably.getRuns())[0]
+      expect(run?.error).toContain('step name "same" used twice')
+    }).pipe(Effect.provide(engineOnFile({ jobs: [reusing] }))))
+
+  const failing = Job.make({
+    name: "failing",
+    input: Schema.Null,
+    run: () =>
+      Effect.zipRight(
+        Step.run("ok", Effect.succeed(1)),
+        Step.run("boom", Effect.fail(new Error("remote said no")) as Effect.Effect<number, Error>)
+      )
+  })
+
+  it.live("a failing step fails the run, naming the step, with events in order", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const { run } = yield* durably.trigger(failing, null)
+      const events = Chunk.toReadonlyArray(yield* Stream.runCollect(durably.subscribe(run.id)))
+      const types = events.map((e: DurablyEvent) => e.type)
+      expect(types).toEqual(["run:leased", "step:start", "step:complete", "step:start", "step:fail", "run:fail"])
+      expect(events.at(-1)).toMatchObject({ error: "remote said no", failedStepName: "boom" })
+      const result = yield* Effect.either(durably.waitForRun(run.id))
+      expect(Either.isLeft(result) && result.left).toMatchObject({
+        _tag: "JobFailedError",
+        error: "remote said no",
+        failedStepName: "boom"
+      })
+      // A finished run's stream replays its terminal event and ends.
+      const late = Chunk.toReadonlyArray(yield* Stream.runCollect(durably.subscribe(run.id)))
+      expect(late.map((e) => e.type)).toEqual(["run:fail"])
+    }).pipe(Effect.provide(engineOnFile({ jobs: [failing] }))))
+})
+
+describe("bad input", () => {
+  const typed = Job.make({
+    name: "typed",
+    input: Schema.Struct({ orgId: Schema.String, count: Schema.Number }),
+    run: ({ count }) => Effect.succeed(count)
+  })
+
+  it.live("input failing its schema is a ValidationError with the issues, and nothing is stored", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const result = yield* Effect.either(durably.triggerByName("typed", { orgId: 5 }))
+      expect(Either.isLeft(result) && result.left._tag).toBe("ValidationError")
+      if (Either.isLeft(result) && result.left._tag === "ValidationError") {
+        const paths = result.left.issues.map((issue) => issue.path.join("."))
+        expect(paths).toEqual(expect.arrayContaining(["orgId", "count"]))
+      }
+      const unknown = yield* Effect.either(durably.triggerByName("nope", {}))
+      expect(Either.isLeft(unknown) && unknown.left).toMatchObject({ _tag: "NotFoundError", entity: "job", id: "nope" })
+      expect(yield* durably.getRuns()).toEqual([])
+    }).pipe(Effect.provide(engineOnFile({ jobs: [typed] }))))
+
+  it.live("a bad option fails the layer with a ValidationError naming it", () =>
+    Effect.gen(function* () {
+      const result = yield* Effect.either(
+        Effect.provide(Durably.Durably, engineOnFile({ jobs: [typed], leaseMs: -5, maxConcurrentRuns: 1.5 }))
+      )
+      expect(Either.isLeft(result) && result.left._tag).toBe("ValidationError")
+      if (Either.isLeft(result) && result.left._tag === "ValidationError") {
+        expect(result.left.issues.map((issue) => issue.path[0])).toEqual(
+          expect.arrayContaining(["leaseMs", "maxConcurrentRuns"])
+        )
+      }
+    }))
+
+  it.live("a run of a job this worker does not know is failed with an event, not dropped", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const store = yield* Store
+      const { run } = yield* store.enqueue({ jobName: "ghost", input: null })
+      const bus = yield* EventBus.EventBus
+      const events = yield* bus.subscribe
+      expect(yield* durably.processOne).toBe(true)
+      const failed = yield* durably.getRun(run.id)
+      expect(failed).toMatchObject({ status: "failed", error: "unknown job: ghost" })
+      const seen = yield* takeN(events, 2)
+      expect(seen.map((e) => e.type)).toEqual(["run:leased", "run:fail"])
+    }).pipe(Effect.scoped, Effect.provide(engineOnFile({ jobs: [typed], autoStart: false }))))
+})
