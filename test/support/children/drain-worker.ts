@@ -3,18 +3,20 @@
 // `drain-five-steps`, and reports ready once it polls. Each step body appends
 // "<runId> <step> <pid>" to this process's step file; each `run:complete`
 // event (published after the engine's completing write succeeded) appends
-// "<runId> <pid>" to its completion file. "close" stops the worker.
+// "complete <runId> <pid>" to its event file, each `worker:error` event
+// "error <runId|-> <pid> <message as JSON>". "close" stops the worker and
+// returns once every event before it has been written.
 //
-//   drain-worker.ts <url> <stepFile> <completionFile>
-import { Durably, EventBus, Job, Step } from "@durably/core"
+//   drain-worker.ts <url> <stepFile> <eventFile>
+import { EventBus, Job, Step, Worker } from "@durably/core"
 import { DurablyNode } from "@durably/node"
-import { Context, Effect, Exit, Layer, Queue, Schema, Scope } from "effect"
+import { Context, Effect, Exit, Fiber, Layer, Queue, Schema, Scope } from "effect"
 import { appendFileSync } from "node:fs"
 import { serve } from "./serve.js"
 
-const [url, stepFile, completionFile] = process.argv.slice(2)
-if (url === undefined || stepFile === undefined || completionFile === undefined) {
-  throw new Error(`usage: drain-worker.ts <url> <stepFile> <completionFile>, got ${process.argv.slice(2).join(" ")}`)
+const [url, stepFile, eventFile] = process.argv.slice(2)
+if (url === undefined || stepFile === undefined || eventFile === undefined) {
+  throw new Error(`usage: drain-worker.ts <url> <stepFile> <eventFile>, got ${process.argv.slice(2).join(" ")}`)
 }
 
 const steps = ["s1", "s2", "s3", "s4", "s5"] as const
@@ -40,6 +42,9 @@ const job = Job.make({
     })
 })
 
+/** Published on close, after the worker stopped: every event before it has been written. */
+const closing = "drain-worker: closing"
+
 const main = Effect.gen(function* () {
   const scope = yield* Scope.make()
   const context = yield* Layer.buildWithScope(
@@ -55,21 +60,33 @@ const main = Effect.gen(function* () {
     }),
     scope
   )
-  // Subscribed before reporting ready, so no completion is missed.
-  const events = yield* Scope.extend(Context.get(context, EventBus.EventBus).subscribe, scope)
-  yield* Effect.forkIn(
-    Effect.forever(
-      Effect.flatMap(Queue.take(events), (event) =>
-        event.type === "run:complete"
-          ? Effect.sync(() => appendFileSync(completionFile, `${event.runId} ${process.pid}\n`))
-          : Effect.void
-      )
-    ),
+  const bus = Context.get(context, EventBus.EventBus)
+  const worker = Context.get(context, Worker.Worker)
+  // Subscribed before reporting ready, so no event is missed.
+  const events = yield* Scope.extend(bus.subscribe, scope)
+  const writer = yield* Effect.forkIn(
+    Effect.gen(function* () {
+      while (true) {
+        const event = yield* Queue.take(events)
+        if (event.type === "run:complete") appendFileSync(eventFile, `complete ${event.runId} ${process.pid}\n`)
+        if (event.type === "worker:error") {
+          if (event.error === closing) return
+          appendFileSync(eventFile, `error ${event.runId ?? "-"} ${process.pid} ${JSON.stringify(event.error)}\n`)
+        }
+      }
+    }),
     scope
   )
-  // The layer provides Durably too; nothing here triggers runs, the parent enqueues them.
-  Context.get(context, Durably.Durably)
-  serve({ close: () => Effect.as(Scope.close(scope, Exit.void), null) })
+  serve({
+    close: () =>
+      Effect.gen(function* () {
+        yield* worker.stop
+        yield* bus.publish({ type: "worker:error", timestamp: new Date(), error: closing })
+        yield* Fiber.join(writer)
+        yield* Scope.close(scope, Exit.void)
+        return null
+      })
+  })
 })
 
 // A failure (the layer not building) ends the process with its cause on stderr.
