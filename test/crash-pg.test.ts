@@ -7,7 +7,7 @@ import type { Run } from "@durably/core/Run"
 import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Duration, Effect, Exit, Layer, Option, Scope } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -47,21 +47,31 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
-/** Polls the run until it is terminal; a worker process that died meanwhile fails with its stderr. */
-const finished = (store: Context.Tag.Service<Store>, runId: string, worker: Child) =>
+/**
+ * Polls the run until it is terminal. A worker process that died meanwhile
+ * fails with its stderr; a run still unfinished after 20 s fails with its state
+ * and the step bodies that ran.
+ */
+const finished = (store: Context.Tag.Service<Store>, runId: string, worker: Child, counterFile: string) =>
   Effect.gen(function* () {
-    while (true) {
-      const run = yield* store.getRun(runId)
-      if (run.status === "completed" || run.status === "failed" || run.status === "cancelled") return run
-      if (!isAlive(worker.pid)) yield* worker.send({ cmd: "close" })
-      yield* Effect.sleep(Duration.millis(50))
-    }
-  }).pipe(
-    Effect.timeoutFail({
-      duration: Duration.seconds(20),
-      onTimeout: () => new ChildError({ message: `run ${runId} did not finish within 20 s` })
+    const polled = yield* Effect.timeoutOption(
+      Effect.gen(function* () {
+        while (true) {
+          const run = yield* store.getRun(runId)
+          if (run.status === "completed" || run.status === "failed" || run.status === "cancelled") return run
+          if (!isAlive(worker.pid)) yield* worker.send({ cmd: "close" })
+          yield* Effect.sleep(Duration.millis(50))
+        }
+      }),
+      Duration.seconds(20)
+    )
+    if (Option.isSome(polled)) return polled.value
+    const run = yield* store.getRun(runId)
+    const state = { status: run.status, leaseOwner: run.leaseOwner, leaseGeneration: run.leaseGeneration, attempt: run.attempt }
+    return yield* new ChildError({
+      message: `run ${runId} did not finish within 20 s: ${JSON.stringify(state)}; step bodies run: ${JSON.stringify(executions(counterFile))}`
     })
-  )
+  })
 
 /** A fresh schema, dropped when the test's scope closes; its URL. */
 const freshSchemaUrl = Effect.map(
@@ -87,47 +97,55 @@ describe.skipIf(!pgAvailable)("PostgreSQL", () => {
         const store = Context.get(yield* Layer.build(NodeStore.pg({ url })), Store)
         const { run } = yield* store.enqueue({ jobName: "crash-three-steps", input: { start: 4 } })
 
-        // The first worker claims the run and reports from inside step "second";
-        // closing this scope SIGKILLs it there and waits until it has exited.
-        const killed = yield* Effect.scoped(
-          Effect.map(forkChild(script, ["pg", url, counterFile, "hang"]), (child) => child.pid)
-        ).pipe(
+        // The first worker claims the run and reports from inside step "second", where it hangs. It lives
+        // in a scope of its own: closing that scope SIGKILLs it and waits until it has exited.
+        const firstScope = yield* Effect.acquireRelease(Scope.make(), (scope) => Scope.close(scope, Exit.void))
+        const first = yield* Scope.extend(forkChild(script, ["pg", url, counterFile, "hang"]), firstScope).pipe(
           Effect.timeoutFail({
             duration: Duration.seconds(30),
             onTimeout: () => new ChildError({ message: "the first worker never reached step second" })
           })
         )
-        const killedAt = Date.now()
-        expect(isAlive(killed)).toBe(false)
         expect(executions(counterFile)).toEqual([
-          { step: "first", runId: run.id, pid: killed },
-          { step: "second", runId: run.id, pid: killed }
+          { step: "first", runId: run.id, pid: first.pid },
+          { step: "second", runId: run.id, pid: first.pid }
         ])
 
-        // The dead worker still holds the lease; only step "first" was stored.
+        // A second worker process polls the same schema meanwhile: while the first one lives and renews
+        // its lease, the run stays with the first one.
+        const resumer = yield* forkChild(script, ["pg", url, counterFile, "resume"])
+        yield* Effect.sleep(Duration.millis(leaseMs + 500))
+        const held = yield* store.getRun(run.id)
+        expect(held).toMatchObject({ status: "leased", leaseOwner: `hang-${first.pid}`, leaseGeneration: 1, attempt: 1 })
+        expect(held.leaseExpiresAt?.getTime() ?? 0).toBeGreaterThan((held.startedAt?.getTime() ?? 0) + leaseMs)
+
+        // SIGKILL, inside step "second".
+        yield* Scope.close(firstScope, Exit.void)
+        const killedAt = Date.now()
+        expect(isAlive(first.pid)).toBe(false)
+
+        // The dead worker still holds a live lease; only step "first" was stored.
         const orphaned = yield* store.getRun(run.id)
-        expect(orphaned).toMatchObject({ status: "leased", leaseOwner: `hang-${killed}`, leaseGeneration: 1, attempt: 1 })
+        expect(orphaned).toMatchObject({ status: "leased", leaseOwner: `hang-${first.pid}`, leaseGeneration: 1, attempt: 1 })
         const expiresAt = orphaned.leaseExpiresAt?.getTime() ?? 0
-        expect(expiresAt).toBeGreaterThan(killedAt - leaseMs)
+        expect(expiresAt).toBeGreaterThan(killedAt)
         expect((yield* store.getSteps(run.id)).map((step) => [step.name, step.status])).toEqual([["first", "completed"]])
 
-        // A second worker process on the same schema takes the run over once the lease has expired.
-        const resumer = yield* forkChild(script, ["pg", url, counterFile, "resume"])
-        const done: Run = yield* finished(store, run.id, resumer)
+        // The second worker takes the run over once that lease has expired, and finishes it.
+        const done: Run = yield* finished(store, run.id, resumer, counterFile)
         const resumedAfterMs = Date.now() - killedAt
 
         expect(done).toMatchObject({ status: "completed", error: null, leaseGeneration: 2, attempt: 2, leaseOwner: null })
         // Step "first" came back from the store (computed by the killed process); the rest ran in the resumer.
         expect(done.output).toEqual({
           value: (4 + 1) * 10 + 3,
-          pids: { first: killed, second: resumer.pid, third: resumer.pid }
+          pids: { first: first.pid, second: resumer.pid, third: resumer.pid }
         })
-        expect(done.completedAt?.getTime() ?? 0).toBeGreaterThanOrEqual(expiresAt)
 
         const ran = executions(counterFile)
         expect(ran).toEqual([
-          { step: "first", runId: run.id, pid: killed },
-          { step: "second", runId: run.id, pid: killed },
+          { step: "first", runId: run.id, pid: first.pid },
+          { step: "second", runId: run.id, pid: first.pid },
           { step: "second", runId: run.id, pid: resumer.pid },
           { step: "third", runId: run.id, pid: resumer.pid }
         ])
@@ -137,15 +155,23 @@ describe.skipIf(!pgAvailable)("PostgreSQL", () => {
           second: 2,
           third: 1
         })
-        expect((yield* store.getSteps(run.id)).map((step) => [step.name, step.index, step.status])).toEqual([
+
+        const steps = yield* store.getSteps(run.id)
+        expect(steps.map((step) => [step.name, step.index, step.status])).toEqual([
           ["first", 0, "completed"],
           ["second", 1, "completed"],
           ["third", 2, "completed"]
         ])
+        // Resumed no earlier than the expiry, and promptly after it.
+        const resumedAt = steps[1]?.startedAt.getTime() ?? 0
+        expect(resumedAt).toBeGreaterThanOrEqual(expiresAt)
+        expect(resumedAt - expiresAt).toBeLessThan(5_000)
 
         // The resumer is still healthy and stops its worker cleanly.
         yield* resumer.send({ cmd: "close" })
-        console.log(`[crash-pg] run resumed and completed ${resumedAfterMs} ms after the SIGKILL (lease ${leaseMs} ms)`)
+        console.log(
+          `[crash-pg] run resumed ${resumedAt - expiresAt} ms after the dead lease expired (${expiresAt - killedAt} ms after the SIGKILL), completed ${resumedAfterMs} ms after the SIGKILL (lease ${leaseMs} ms)`
+        )
       }),
     60_000
   )

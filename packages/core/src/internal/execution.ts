@@ -134,15 +134,23 @@ const execute = <R>(
       /** The lease is gone: record why and stop the calling fiber (the job's, or renewal's). */
       const lose = Effect.zipRight(Deferred.succeed(stopped, "lease-lost"), Effect.interrupt)
 
-      /** A fenced write; lease loss stops the job, a failing store is retried until the lease runs out. */
-      const fencedWrite = <A>(write: Effect.Effect<A, StoreError | LeaseLostError>): Effect.Effect<A> =>
+      /**
+       * A fenced write; lease loss stops the job. A failing store is retried until
+       * the lease expiry as it stood at the first failure (renewals moving it on
+       * must not turn a permanent failure into endless retries).
+       */
+      const fencedWrite = <A>(
+        write: Effect.Effect<A, StoreError | LeaseLostError>,
+        deadline?: number
+      ): Effect.Effect<A> =>
         write.pipe(
           Effect.catchTag("StoreError", (error) =>
-            Effect.flatMap(Clock.currentTimeMillis, (ms) =>
-              ms + storeRetryMs < expiresAt
-                ? Effect.zipRight(Effect.sleep(Duration.millis(storeRetryMs)), fencedWrite(write))
+            Effect.flatMap(Clock.currentTimeMillis, (ms) => {
+              const giveUpAt = deadline ?? expiresAt
+              return ms + storeRetryMs < giveUpAt
+                ? Effect.zipRight(Effect.sleep(Duration.millis(storeRetryMs)), fencedWrite(write, giveUpAt))
                 : Effect.zipRight(reportError(error), lose)
-            )
+            })
           ),
           Effect.catchTag("LeaseLostError", () => lose)
         )
