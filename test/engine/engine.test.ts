@@ -186,6 +186,26 @@ describe("the worker", () => {
       expect(Either.isLeft(waited) && waited.left._tag).toBe("CancelledError")
     }).pipe(Effect.scoped, Effect.provide(engineOnFile({ jobs: [blocking] }))))
 
+  it.live("shutdown waits for in-flight runs, then interrupts them and hands their leases back with their steps", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const worker = yield* Worker.Worker
+      const bus = yield* EventBus.EventBus
+      const events = yield* bus.subscribe
+      const { run } = yield* durably.trigger(blocking, null)
+      yield* takeUntil(events, (e) => e.type === "step:start" && e.stepName === "stuck")
+      const startedAt = Date.now()
+      yield* worker.stop
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(150)
+      const released = yield* durably.getRun(run.id)
+      expect(released).toMatchObject({ status: "pending", leaseOwner: null, leaseGeneration: 1 })
+      expect((yield* durably.getSteps(run.id)).map((step) => step.name)).toEqual(["first"])
+      // Any worker resumes it at once, not after the lease would have expired.
+      const store = yield* Store
+      const again = yield* store.claim({ workerId: "next", leaseMs: 30_000 })
+      expect(again._tag === "Some" && again.value.leaseGeneration).toBe(2)
+    }).pipe(Effect.scoped, Effect.provide(engineOnFile({ jobs: [blocking], shutdownTimeoutMs: 200 }))))
+
   const active = new Map<string, number>()
   let maxPerKey = 0
   let maxOverall = 0
