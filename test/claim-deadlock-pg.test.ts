@@ -4,18 +4,11 @@ import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { expect, it } from "@effect/vitest"
 import { Context, Effect, Either, Layer } from "effect"
-import { admin, databaseUrl, uniqueName, withSearchPath } from "./support/postgres.js"
+import { admin, databaseUrl, uniqueName, withSearchPath, freshSchemaName } from "./support/postgres.js"
 
 it.scopedLive("concurrent claims over two keyed backlogs never fail", () =>
   Effect.gen(function* () {
-    const schema = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const name = uniqueName("deadlock")
-        await admin(`CREATE SCHEMA "${name}"`)
-        return name
-      }),
-      (name) => Effect.promise(() => admin(`DROP SCHEMA "${name}" CASCADE`))
-    )
+    const schema = yield* freshSchemaName("deadlock")
     const url = withSearchPath(databaseUrl, schema)
     const stores = yield* Effect.forEach([0, 1, 2, 3], () =>
       Effect.map(Layer.build(NodeStore.pg({ url })), (context) => Context.get(context, Store))

@@ -13,7 +13,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Child } from "./support/processes.js"
 import { ChildError, forkChild } from "./support/processes.js"
-import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath } from "./support/postgres.js"
+import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath, freshSchemaUrl as freshSchemaUrlOf } from "./support/postgres.js"
 import { tempDir } from "./support/sqlite.js"
 
 const script = fileURLToPath(new URL("./support/children/crash-worker.ts", import.meta.url))
@@ -73,18 +73,7 @@ const finished = (store: Context.Tag.Service<Store>, runId: string, worker: Chil
     })
   })
 
-/** A fresh schema, dropped when the test's scope closes; its URL. */
-const freshSchemaUrl = Effect.map(
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const schema = uniqueName("crash")
-      await admin(`CREATE SCHEMA "${schema}"`)
-      return schema
-    }),
-    (schema) => Effect.promise(() => admin(`DROP SCHEMA "${schema}" CASCADE`))
-  ),
-  (schema) => withSearchPath(databaseUrl, schema)
-)
+const freshSchemaUrl = freshSchemaUrlOf("crash")
 
 describe.skipIf(!pgAvailable)("PostgreSQL", () => {
   it.scopedLive(

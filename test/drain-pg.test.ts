@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Child } from "./support/processes.js"
 import { ChildError, forkChild } from "./support/processes.js"
-import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath } from "./support/postgres.js"
+import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath, freshSchemaUrl as freshSchemaUrlOf } from "./support/postgres.js"
 import { tempDir } from "./support/sqlite.js"
 
 const script = fileURLToPath(new URL("./support/children/drain-worker.ts", import.meta.url))
@@ -20,18 +20,7 @@ const runCount = 500
 const stepNames = ["s1", "s2", "s3", "s4", "s5"]
 const drainTimeout = Duration.seconds(90)
 
-/** A fresh schema, dropped when the test's scope closes; its URL. */
-const freshSchemaUrl = Effect.map(
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const schema = uniqueName("drain")
-      await admin(`CREATE SCHEMA "${schema}"`)
-      return schema
-    }),
-    (schema) => Effect.promise(() => admin(`DROP SCHEMA "${schema}" CASCADE`))
-  ),
-  (schema) => withSearchPath(databaseUrl, schema)
-)
+const freshSchemaUrl = freshSchemaUrlOf("drain")
 
 /** The lines of a file written by a child, split on spaces (none when it was never written). */
 const records = (file: string): Array<Array<string>> =>

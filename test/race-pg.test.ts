@@ -6,7 +6,7 @@ import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
-import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath } from "./support/postgres.js"
+import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath, freshSchemaName } from "./support/postgres.js"
 
 const clientCount = 4
 const rounds = 25
@@ -20,14 +20,7 @@ interface Client {
 
 /** A fresh schema (dropped at the end of the test) and four clients on it, each with a pool of its own. */
 const clients = Effect.gen(function* () {
-  const schema = yield* Effect.acquireRelease(
-    Effect.promise(async () => {
-      const name = uniqueName("race")
-      await admin(`CREATE SCHEMA "${name}"`)
-      return name
-    }),
-    (name) => Effect.promise(() => admin(`DROP SCHEMA "${name}" CASCADE`))
-  )
+  const schema = yield* freshSchemaName("race")
   const url = withSearchPath(databaseUrl, schema)
   // One after another: the first layer migrates the schema, the others find it migrated.
   return yield* Effect.forEach(Array.from({ length: clientCount }, (_, index) => index), (index) =>

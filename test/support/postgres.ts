@@ -57,21 +57,24 @@ let counter = 0
 export const uniqueName = (prefix: string): string =>
   `${prefix}_${process.pid}_${Date.now().toString(36)}_${(counter++).toString(36)}`
 
+/** A schema of its own for the current scope, dropped when the scope closes; its name. */
+export const freshSchemaName = (prefix = "t") =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const schema = uniqueName(prefix)
+      await admin(`CREATE SCHEMA "${schema}"`)
+      return schema
+    }),
+    (schema) => Effect.promise(() => admin(`DROP SCHEMA "${schema}" CASCADE`))
+  )
+
+/** Like `freshSchemaName`, as a connection URL whose every pooled connection uses that schema. */
+export const freshSchemaUrl = (prefix = "t") =>
+  Effect.map(freshSchemaName(prefix), (schema) => withSearchPath(databaseUrl, schema))
+
 /** A layer built on a fresh schema's URL; the schema is dropped when the layer is released. */
 export const freshSchema = <A, E, R>(build: (url: string) => Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
-  Layer.unwrapScoped(
-    Effect.map(
-      Effect.acquireRelease(
-        Effect.promise(async () => {
-          const schema = uniqueName("t")
-          await admin(`CREATE SCHEMA "${schema}"`)
-          return schema
-        }),
-        (schema) => Effect.promise(() => admin(`DROP SCHEMA "${schema}" CASCADE`))
-      ),
-      (schema) => build(withSearchPath(databaseUrl, schema))
-    )
-  )
+  Layer.unwrapScoped(Effect.map(freshSchemaUrl(), build))
 
 /** A fresh database (for tests that touch database-wide state), dropped on release. */
 export const freshDatabase = Effect.acquireRelease(
