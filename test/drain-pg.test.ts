@@ -11,16 +11,14 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Child } from "./support/processes.js"
-import { ChildError, forkChild } from "./support/processes.js"
-import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath, freshSchemaUrl as freshSchemaUrlOf } from "./support/postgres.js"
+import { ChildError, forkChild, isAlive } from "./support/processes.js"
+import { freshSchemaUrl, pgAvailable } from "./support/postgres.js"
 import { tempDir } from "./support/sqlite.js"
 
 const script = fileURLToPath(new URL("./support/children/drain-worker.ts", import.meta.url))
 const runCount = 500
 const stepNames = ["s1", "s2", "s3", "s4", "s5"]
 const drainTimeout = Duration.seconds(90)
-
-const freshSchemaUrl = freshSchemaUrlOf("drain")
 
 /** The lines of a file written by a child, split on spaces (none when it was never written). */
 const records = (file: string): Array<Array<string>> =>
@@ -31,14 +29,6 @@ const records = (file: string): Array<Array<string>> =>
         .map((line) => line.split(" "))
     : []
 
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 interface Worker {
   readonly child: Child
@@ -52,7 +42,7 @@ describe.skipIf(!pgAvailable)("PostgreSQL", () => {
     () =>
       Effect.gen(function* () {
         const dir = yield* tempDir
-        const url = yield* freshSchemaUrl
+        const url = yield* freshSchemaUrl("drain")
         const context = yield* Layer.build(NodeStore.pg({ url }))
         const store = Context.get(context, Store)
         const sql = Context.get(context, SqlClient.SqlClient)

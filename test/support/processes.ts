@@ -71,6 +71,16 @@ export type ChildMessage =
 
 // --- parent side -------------------------------------------------------------
 
+/** True while a process with this pid exists. */
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 export class ChildError extends Data.TaggedError("ChildError")<{ readonly message: string }> {}
 
 export interface Child {
