@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Context, Effect, Layer, PubSub, Queue, Stream } from "effect"
+import type { Queue } from "effect"
+import { Context, Effect, Layer, PubSub, Stream } from "effect"
 import type { DurablyEvent } from "./DurablyEvent.js"
 
 /**
@@ -47,12 +48,3 @@ export const make = Effect.gen(function* () {
  * @category layers
  */
 export const layer: Layer.Layer<EventBus> = Layer.scoped(EventBus, make)
-
-/**
- * The events of one subscription as a stream.
- *
- * @since 0.1.0
- * @category utils
- */
-export const fromQueue = (queue: Queue.Dequeue<DurablyEvent>): Stream.Stream<DurablyEvent> => Stream.fromQueue(queue)
-

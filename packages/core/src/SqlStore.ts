@@ -40,6 +40,8 @@ export const make = Effect.gen(function* () {
   const transaction = writeTransaction(sql)
   const nextId = yield* makeRunIdGenerator
   const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  /** The SQLite claim's "key is busy" predicate; its one parameter is `now`. */
+  const keyBlocksClaim = keyBlocks("r", "?")
 
   const leaseLost = (lease: Lease) =>
     new LeaseLostError({ runId: lease.runId, generation: lease.generation })
@@ -173,7 +175,7 @@ export const make = Effect.gen(function* () {
         SELECT r.id FROM durably_runs r
         WHERE r.status IN ('pending', 'leased')
           AND (r.status = 'pending' OR r.lease_expires_at <= ${now})
-          AND (r.concurrency_key IS NULL OR NOT EXISTS (${sql.unsafe(keyBlocks("r", "?"), [now])}))
+          AND (r.concurrency_key IS NULL OR NOT EXISTS (${sql.unsafe(keyBlocksClaim, [now])}))
         ORDER BY r.id
         LIMIT 1
       )

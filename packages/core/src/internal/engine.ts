@@ -2,7 +2,7 @@
 // loop and the run API, built together because they share the set of runs
 // executing in this process.
 import type { Fiber } from "effect"
-import { Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
+import { Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
 import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
 import { Durably } from "../Durably.js"
 import {
@@ -24,7 +24,7 @@ import { Store } from "../Store.js"
 import { Worker } from "../Worker.js"
 import { describeFailure } from "./describe.js"
 import type { Execution, ExecutionConfig } from "./execution.js"
-import { start as startExecution } from "./execution.js"
+import { now, start as startExecution } from "./execution.js"
 
 interface Config extends ExecutionConfig {
   readonly pollingIntervalMs: number
@@ -113,7 +113,6 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       let loop: Fiber.RuntimeFiber<never> | undefined
       const deps = { store, bus, config, context }
 
-      const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
       const publish = bus.publish
 
       // --- worker ------------------------------------------------------------

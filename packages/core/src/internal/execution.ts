@@ -47,7 +47,8 @@ interface Base {
 /** How long a step write waits before trying a failing store again. */
 const storeRetryMs = 250
 
-const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
+/** The current time from the `Clock`, as a `Date` (event timestamps). */
+export const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
 /**
  * Starts executing `run` on a forked fiber and returns its handle at once.
@@ -66,8 +67,7 @@ export const start = <R>(run: Run, job: Job.Any | undefined, deps: Deps<R>): Eff
     return {
       runId: run.id,
       stop: (reason) =>
-        Effect.flatMap(Deferred.succeed(stopped, reason), () => Deferred.await(finished)).pipe(
-          Effect.zipRight(Effect.void),
+        Effect.zipRight(Deferred.succeed(stopped, reason), Deferred.await(finished)).pipe(
           Effect.onInterrupt(() => Fiber.interrupt(fiber))
         ),
       done: Deferred.await(finished)

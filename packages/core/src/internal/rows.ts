@@ -55,10 +55,11 @@ const LogFromRow = Schema.Struct({
   createdAt: col(Timestamp, "created_at")
 })
 
-const runIdOf = (row: unknown): string =>
-  typeof row === "object" && row !== null && "id" in row ? String(row.id) : "<unknown>"
-const runIdColumnOf = (row: unknown): string =>
-  typeof row === "object" && row !== null && "run_id" in row ? String(row.run_id) : "<unknown>"
+/** The run id a row names in `column`, for error messages about rows that do not decode. */
+const runIdIn =
+  (column: string) =>
+  (row: unknown): string =>
+    typeof row === "object" && row !== null && column in row ? String((row as Record<string, unknown>)[column]) : "<unknown>"
 
 const decoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idOf: (row: unknown) => string) => {
   const decode = Schema.decodeUnknown(schema)
@@ -71,11 +72,11 @@ const decoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idOf: (row: u
 }
 
 /** Decodes a `durably_runs` row; an undecodable row fails with a `CorruptRowError` naming the run. */
-export const decodeRun = decoder(RunFromRow, "durably_runs", runIdOf)
+export const decodeRun = decoder(RunFromRow, "durably_runs", runIdIn("id"))
 /** Decodes a `durably_steps` row. */
-export const decodeStep = decoder(StepFromRow, "durably_steps", runIdColumnOf)
+export const decodeStep = decoder(StepFromRow, "durably_steps", runIdIn("run_id"))
 /** Decodes a `durably_logs` row. */
-export const decodeLog = decoder(LogFromRow, "durably_logs", runIdColumnOf)
+export const decodeLog = decoder(LogFromRow, "durably_logs", runIdIn("run_id"))
 
 /** JSON text for a column, `null` stays SQL NULL. */
 export const toJson = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value))
