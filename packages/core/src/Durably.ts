@@ -3,8 +3,8 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Layer, Schema, Stream } from "effect"
-import { Context } from "effect"
+import type { Duration, Layer, Schema, Stream } from "effect"
+import { Context, Effect } from "effect"
 import type {
   CancelledError,
   ConflictError,
@@ -17,7 +17,7 @@ import type {
 } from "./DurablyError.js"
 import type { DurablyEvent } from "./DurablyEvent.js"
 import type { EventBus } from "./EventBus.js"
-import { makeEngine } from "./internal/engine.js"
+import { makeEngine, validateOptions } from "./internal/engine.js"
 import type * as Job from "./Job.js"
 import type { Labels, LogEntry, Run, StepRecord } from "./Run.js"
 import type { Disposition, RunFilter, Store } from "./Store.js"
@@ -63,6 +63,12 @@ export class Durably extends Context.Tag("@durably/core/Durably")<
   {
     /** The registered jobs, by name. */
     readonly jobs: ReadonlyMap<string, Job.Any>
+    /**
+     * Registers more jobs at run time. Only jobs needing no services of their
+     * own can be added here; the layer's context was fixed when it was built.
+     * The same job again is a no-op; another job under a taken name fails.
+     */
+    readonly register: (jobs: ReadonlyArray<Job.Standalone>) => Effect.Effect<void, ValidationError>
     /** Validates the input against the job's schema, stores a run and wakes the worker. */
     readonly trigger: <J extends Job.Any>(
       job: J,
@@ -87,7 +93,7 @@ export class Durably extends Context.Tag("@durably/core/Durably")<
     /** Triggers many runs in one transaction; results in input order. */
     readonly batchTrigger: <J extends Job.Any>(
       job: J,
-      items: ReadonlyArray<{ readonly input: Schema.Schema.Type<J["input"]>; readonly options?: TriggerOptions }>
+      items: ReadonlyArray<{ readonly input: Schema.Schema.Type<J["input"]>; readonly options?: TriggerOptions | undefined }>
     ) => Effect.Effect<ReadonlyArray<Triggered>, TriggerError>
     readonly getRun: (runId: string) => Effect.Effect<Run, NotFoundError | StoreError | CorruptRowError>
     readonly getRuns: (filter?: RunFilter) => Effect.Effect<ReadonlyArray<Run>, StoreError | CorruptRowError>
@@ -138,6 +144,11 @@ export interface Options<J extends Job.Any> {
   readonly preserveSteps?: boolean | undefined
   /** How long `stop` waits for in-flight runs before interrupting them (default 30000). */
   readonly shutdownTimeoutMs?: number | undefined
+  /**
+   * Purge finished runs older than this (e.g. `"30 days"`), checked while the
+   * worker is idle, at most once a minute, 100 runs at a time. Default: keep all.
+   */
+  readonly retainRuns?: Duration.DurationInput | undefined
   /** Start the polling loop when the layer is built (default true). */
   readonly autoStart?: boolean | undefined
 }
@@ -153,3 +164,13 @@ export const layer = <J extends Job.Any>(
   options: Options<J>
 ): Layer.Layer<Durably | Worker, ValidationError, Store | EventBus | Job.Requirements<J>> => makeEngine(options)
 
+
+/**
+ * Checks engine options without building anything: a `ValidationError` names
+ * each bad option. `layer` runs the same check.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const validate = <J extends Job.Any>(options: Options<J>): Effect.Effect<void, ValidationError> =>
+  Effect.asVoid(validateOptions(options))

@@ -36,6 +36,17 @@ export interface Any {
 }
 
 /**
+ * A job that needs no services besides `Step`, so it can be registered with an
+ * engine that is already running.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Standalone extends Any {
+  run(input: never): Effect.Effect<unknown, unknown, Step>
+}
+
+/**
  * The services a set of jobs needs, apart from `Step`.
  *
  * @since 0.1.0

@@ -354,9 +354,11 @@ export const make = Effect.gen(function* () {
 
   const deleteRun = (runId: string) =>
     Effect.gen(function* () {
-      const deleted = yield* sql<Row>`DELETE FROM durably_runs WHERE id = ${runId} AND status <> 'leased' RETURNING id`
-      if (deleted.length === 0) return yield* explainMiss(runId, "delete")
+      const deleted = yield* sql<{ job_name: string }>`DELETE FROM durably_runs WHERE id = ${runId} AND status <> 'leased' RETURNING job_name`
+      const row = deleted[0]
+      if (row === undefined) return yield* explainMiss(runId, "delete")
       yield* deleteDependents([runId])
+      return row.job_name
     }).pipe(transaction, storeErrors("deleteRun"))
 
   const purge = (options: { readonly olderThan: number; readonly limit?: number | undefined }) =>

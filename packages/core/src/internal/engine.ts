@@ -2,7 +2,7 @@
 // loop and the run API, built together because they share the set of runs
 // executing in this process.
 import type { Fiber } from "effect"
-import { Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
+import { Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
 import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
 import { Durably } from "../Durably.js"
 import {
@@ -31,6 +31,8 @@ interface Config extends ExecutionConfig {
   readonly maxConcurrentRuns: number
   readonly shutdownTimeoutMs: number
   readonly autoStart: boolean
+  /** Finished runs older than this are purged while the worker is idle; undefined keeps them. */
+  retainRunsMs: number | undefined
 }
 
 const randomWorkerId = (): string => {
@@ -39,8 +41,23 @@ const randomWorkerId = (): string => {
   return `worker-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`
 }
 
+/** Names taken twice within `added`, or already taken in `registered` by a different job. */
+const checkJobNames = (
+  added: ReadonlyArray<Job.Any>,
+  registered: ReadonlyMap<string, Job.Any>
+): Array<{ path: ReadonlyArray<string>; message: string }> => {
+  const seen = new Map(registered)
+  const issues: Array<{ path: ReadonlyArray<string>; message: string }> = []
+  for (const job of added) {
+    const other = seen.get(job.name)
+    if (other !== undefined && other !== job) issues.push({ path: ["jobs"], message: `two jobs are named "${job.name}"` })
+    seen.set(job.name, job)
+  }
+  return issues
+}
+
 /** Checks every option and names each bad one. */
-const validateOptions = <J extends Job.Any>(options: Options<J>): Effect.Effect<Config, ValidationError> => {
+export const validateOptions = <J extends Job.Any>(options: Options<J>): Effect.Effect<Config, ValidationError> => {
   const issues: Array<{ path: ReadonlyArray<string>; message: string }> = []
   const positiveInt = (name: keyof Options<J>, value: number | undefined, fallback: number): number => {
     if (value === undefined) return fallback
@@ -55,16 +72,21 @@ const validateOptions = <J extends Job.Any>(options: Options<J>): Effect.Effect<
     maxConcurrentRuns: positiveInt("maxConcurrentRuns", options.maxConcurrentRuns, 1),
     shutdownTimeoutMs: positiveInt("shutdownTimeoutMs", options.shutdownTimeoutMs, 30_000),
     preserveSteps: options.preserveSteps ?? false,
-    autoStart: options.autoStart ?? true
+    autoStart: options.autoStart ?? true,
+    retainRunsMs: undefined
   }
   if (config.workerId.length === 0) issues.push({ path: ["workerId"], message: "must not be empty" })
   if (config.leaseRenewIntervalMs >= config.leaseMs) {
     issues.push({ path: ["leaseRenewIntervalMs"], message: `must be less than leaseMs (${config.leaseMs})` })
   }
-  const names = new Set<string>()
-  for (const job of options.jobs) {
-    if (names.has(job.name)) issues.push({ path: ["jobs"], message: `two jobs are named "${job.name}"` })
-    names.add(job.name)
+  issues.push(...checkJobNames(options.jobs, new Map()))
+  if (options.retainRuns !== undefined) {
+    const retain = Duration.decodeUnknown(options.retainRuns)
+    if (Option.isNone(retain) || !Duration.isFinite(retain.value) || Duration.toMillis(retain.value) <= 0) {
+      issues.push({ path: ["retainRuns"], message: `must be a positive duration, got ${String(options.retainRuns)}` })
+    } else {
+      config.retainRunsMs = Duration.toMillis(retain.value)
+    }
   }
   return issues.length > 0 ? Effect.fail(new ValidationError({ subject: "options", issues })) : Effect.succeed(config)
 }
@@ -97,6 +119,9 @@ const terminalEventOf = (run: Run, timestamp: Date): DurablyEvent | undefined =>
   }
 }
 
+const retentionEveryMs = 60_000
+const retentionBatch = 100
+
 const isTerminalEvent = (event: DurablyEvent): boolean => terminalEventTypes.includes(event.type)
 
 export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
@@ -106,7 +131,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const store = yield* Store
       const bus = yield* EventBus
       const context = yield* Effect.context<Job.Requirements<J>>()
-      const jobs: ReadonlyMap<string, Job.Any> = new Map(options.jobs.map((job) => [job.name, job]))
+      const jobs = new Map<string, Job.Any>(options.jobs.map((job) => [job.name, job]))
       const running = new Map<string, Execution>()
       const wakeUps = yield* Queue.sliding<void>(1)
       const slots = yield* Effect.makeSemaphore(config.maxConcurrentRuns)
@@ -151,6 +176,19 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const backoff = (failures: number) =>
         Duration.millis(Math.min(config.pollingIntervalMs * 2 ** Math.min(failures, 10), 30_000))
 
+      // Retention: while idle, at most once a minute, purge a batch of finished runs
+      // older than `retainRuns` (no events, as for any maintenance).
+      let lastPurgeAt = Number.NEGATIVE_INFINITY
+      const retention = Effect.gen(function* () {
+        const retainMs = config.retainRunsMs
+        const ms = yield* Clock.currentTimeMillis
+        if (retainMs === undefined || ms - lastPurgeAt < retentionEveryMs) return
+        lastPurgeAt = ms
+        yield* store.purge({ olderThan: ms - retainMs, limit: retentionBatch }).pipe(
+          Effect.catchAll((error) => Effect.flatMap(now, (timestamp) => publish({ type: "worker:error", timestamp, error: describeFailure(error) })))
+        )
+      })
+
       const pollingLoop = Effect.gen(function* () {
         let failures = 0
         while (true) {
@@ -171,6 +209,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
           failures = 0
           if (Option.isNone(claimed.right)) {
             yield* slots.release(1)
+            yield* retention
             yield* Effect.race(Queue.take(wakeUps), Effect.sleep(Duration.millis(config.pollingIntervalMs)))
           }
         }
@@ -189,8 +228,12 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         loop = undefined
         if (fiber !== undefined) yield* F.interrupt(fiber)
         const inFlight = [...running.values()]
+        // Interruptible even inside a finalizer (the layer closing): an uninterruptible
+        // wait would make the timeout wait for the runs instead of cutting them short.
         const drained = yield* Effect.timeoutOption(
-          Effect.forEach(inFlight, (execution) => execution.done, { concurrency: "unbounded", discard: true }),
+          Effect.interruptible(
+            Effect.forEach(inFlight, (execution) => execution.done, { concurrency: "unbounded", discard: true })
+          ),
           Duration.millis(config.shutdownTimeoutMs)
         )
         if (Option.isNone(drained)) {
@@ -272,7 +315,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
 
       const batchTrigger = (
         job: Job.Any,
-        items: ReadonlyArray<{ readonly input: unknown; readonly options?: TriggerOptions }>
+        items: ReadonlyArray<{ readonly input: unknown; readonly options?: TriggerOptions | undefined }>
       ) =>
         Effect.gen(function* () {
           const registered = yield* jobNamed(job.name)
@@ -379,9 +422,17 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
 
       const deleteRun = (runId: string) =>
         Effect.gen(function* () {
-          const run = yield* store.getRun(runId)
-          yield* store.deleteRun(runId)
-          yield* publish({ type: "run:delete", runId, jobName: run.jobName, timestamp: yield* now })
+          const jobName = yield* store.deleteRun(runId)
+          yield* publish({ type: "run:delete", runId, jobName, timestamp: yield* now })
+        })
+
+      /** Adds jobs at run time; the same job again is a no-op, another job under a taken name is refused. */
+      const register = (added: ReadonlyArray<Job.Standalone>) =>
+        Effect.suspend(() => {
+          const issues = checkJobNames(added, jobs)
+          if (issues.length > 0) return Effect.fail(new ValidationError({ subject: "jobs", issues }))
+          for (const job of added) jobs.set(job.name, job)
+          return Effect.void
         })
 
       const worker = Worker.of({
@@ -396,6 +447,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
 
       const durably = Durably.of({
         jobs,
+        register,
         trigger: trigger as Durably["Type"]["trigger"],
         triggerByName,
         triggerAndWait: triggerAndWait as Durably["Type"]["triggerAndWait"],
