@@ -15,7 +15,7 @@ import type { Duration, Scope } from "effect"
 import { Cause, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema, Stream } from "effect"
 import type { AnyJobDefinition, JobDefinition } from "./defineJob.js"
 import { engineJob } from "./defineJob.js"
-import { CorruptRowError, DurablyError, ValidationError } from "./errors.js"
+import { CorruptRowError, DurablyError, StoreError, ValidationError } from "./errors.js"
 import type { Database } from "./internal/database.js"
 import { clientLayer, isDatabase } from "./internal/database.js"
 import { settle, toFacadeError } from "./internal/translate.js"
@@ -243,12 +243,21 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
 
   const use = async <A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> => {
     if (disposed) throw new DurablyError("DisposedError", "this Durably instance was disposed", 500)
+    if (!built) await open()
+    const exit = await runtime.runPromiseExit(Effect.zipRight(syncJobs, effect))
+    return settle(exit, stopped)
+  }
+
+  /** Builds the runtime (opens and migrates the database) once; a failure says what could not be opened. */
+  const open = async () => {
     try {
-      const exit = await runtime.runPromiseExit(Effect.zipRight(syncJobs, effect))
+      await runtime.runtime()
       built = true
-      return settle(exit, stopped)
     } catch (error) {
-      throw toFacadeError(error)
+      const facadeError = toFacadeError(error)
+      if (facadeError instanceof DurablyError) throw facadeError
+      const detail = facadeError instanceof Error ? facadeError.message : String(facadeError)
+      throw new StoreError({ operation: "open", detail }, { cause: error })
     }
   }
 
