@@ -4,7 +4,7 @@ import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { DurablyNode } from "@durably/node"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Deferred, Effect, Either, Fiber, Layer, Queue, Ref, Schema, Stream, TestClock } from "effect"
+import { Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Queue, Ref, Schema, Scope, Stream, TestClock } from "effect"
 import { join } from "node:path"
 import { tempDir } from "../support/sqlite.js"
 
@@ -205,6 +205,32 @@ describe("the worker", () => {
       const again = yield* store.claim({ workerId: "next", leaseMs: 30_000 })
       expect(again._tag === "Some" && again.value.leaseGeneration).toBe(2)
     }).pipe(Effect.scoped, Effect.provide(engineOnFile({ jobs: [blocking], shutdownTimeoutMs: 200 }))))
+
+  it.scopedLive("closing the layer (process shutdown) interrupts in-flight runs after the timeout and hands them back", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const filename = join(dir, "db.sqlite")
+      const layerScope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(
+        DurablyNode.sqlite({ filename, pollingIntervalMs: 20, jobs: [blocking], shutdownTimeoutMs: 200 }),
+        layerScope
+      )
+      const durably = Context.get(context, Durably.Durably)
+      const events = yield* Effect.provide(
+        Effect.flatMap(EventBus.EventBus, (bus) => bus.subscribe),
+        context
+      )
+      const { run } = yield* durably.trigger(blocking, null)
+      yield* takeUntil(events, (e) => e.type === "step:start" && e.stepName === "stuck")
+      // The layer's finalizer runs uninterruptibly; the stuck step must still be cut short.
+      const closed = yield* Effect.timeoutOption(Scope.close(layerScope, Exit.void), "10 seconds")
+      expect(closed._tag).toBe("Some")
+      const reopened = yield* Effect.provide(
+        Effect.flatMap(Store, (store) => store.getRun(run.id)),
+        NodeStore.sqlite({ filename })
+      )
+      expect(reopened).toMatchObject({ status: "pending", leaseOwner: null })
+    }))
 
   const active = new Map<string, number>()
   let maxPerKey = 0
