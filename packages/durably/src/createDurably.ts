@@ -26,25 +26,16 @@ export type { LogEntry, Progress, Run, RunStatus, StepRecord } from "@durably/co
 export type { Disposition, RunFilter } from "@durably/core/Store"
 export type { Database } from "./internal/database.js"
 
-/** Options of `createDurably`; durations are in milliseconds. */
-export interface DurablyOptions<Jobs extends JobDefinitions> {
+/**
+ * Options of `createDurably`: the engine's (`pollingIntervalMs`, `leaseMs`,
+ * `leaseRenewIntervalMs`, `maxConcurrentRuns`, `preserveSteps`,
+ * `shutdownTimeoutMs`, `workerId`; see `Durably.Options`) plus these.
+ */
+export interface DurablyOptions<Jobs extends JobDefinitions>
+  extends Omit<Engine.Options<Job.Standalone>, "jobs" | "autoStart" | "retainRuns"> {
   /** A SQLite file path, `":memory:"`, a `postgres://` URL, or a Layer providing `SqlClient`. */
   readonly database: Database
   readonly jobs?: Jobs | undefined
-  /** Lease owner name; default `worker-<random>`. */
-  readonly workerId?: string | undefined
-  /** How often an idle worker looks for runs (default 1000). */
-  readonly pollingIntervalMs?: number | undefined
-  /** How often a lease is renewed while no step is written (default 5000). */
-  readonly leaseRenewIntervalMs?: number | undefined
-  /** How long a lease lasts without renewal (default 30000). */
-  readonly leaseMs?: number | undefined
-  /** Runs executed at once by this worker (default 1). */
-  readonly maxConcurrentRuns?: number | undefined
-  /** Keep step outputs after a run finishes (default false). */
-  readonly preserveSteps?: boolean | undefined
-  /** How long `stop` / `dispose` wait for in-flight runs before interrupting them (default 30000). */
-  readonly shutdownTimeoutMs?: number | undefined
   /** Purge finished runs older than this: `"30d"`, `"12h"`, `"15m"`, or milliseconds. Default: keep them. */
   readonly retainRuns?: string | number | undefined
   /** SQLite only: `NORMAL` (default) survives process crashes, `FULL` also power loss. */
