@@ -102,7 +102,7 @@ const toValidationError = (subject: string, error: ParseResult.ParseError): Vali
   })
 
 /** The terminal event a finished run would have emitted, for late subscribers. */
-const terminalEventOf = (run: Run, timestamp: Date): DurablyEvent | undefined => {
+const terminalEventOf = (run: Run, timestamp: Date, failedStepName: string | null): DurablyEvent | undefined => {
   const base = { runId: run.id, jobName: run.jobName, timestamp }
   switch (run.status) {
     case "completed": {
@@ -111,7 +111,7 @@ const terminalEventOf = (run: Run, timestamp: Date): DurablyEvent | undefined =>
       return { type: "run:complete", ...base, output: run.output, durationMs }
     }
     case "failed":
-      return { type: "run:fail", ...base, error: run.error ?? "", failedStepName: null }
+      return { type: "run:fail", ...base, error: run.error ?? "", failedStepName }
     case "cancelled":
       return { type: "run:cancel", ...base }
     default:
@@ -192,15 +192,20 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const pollingLoop = Effect.gen(function* () {
         let failures = 0
         while (true) {
-          yield* slots.take(1)
-          // Claim and launch together, so an interrupt never drops a claimed run.
-          const claimed = yield* Effect.uninterruptible(
-            Effect.either(
-              Effect.tap(claimNext, (next) => (Option.isSome(next) ? launch(next.value, slots.release(1)) : Effect.void))
-            )
+          // Take a slot, claim and launch as one step: an interrupt (stop) lands only
+          // while waiting for a slot or after the slot is launched or given back,
+          // so it never drops a claimed run or leaks a slot.
+          const claimed = yield* Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function* () {
+              yield* restore(slots.take(1))
+              const result = yield* Effect.either(
+                Effect.tap(claimNext, (next) => (Option.isSome(next) ? launch(next.value, slots.release(1)) : Effect.void))
+              )
+              if (result._tag === "Left" || Option.isNone(result.right)) yield* slots.release(1)
+              return result
+            })
           )
           if (claimed._tag === "Left") {
-            yield* slots.release(1)
             failures++
             yield* publish({ type: "worker:error", timestamp: yield* now, error: describeFailure(claimed.left) })
             yield* Effect.sleep(backoff(failures))
@@ -208,7 +213,6 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
           }
           failures = 0
           if (Option.isNone(claimed.right)) {
-            yield* slots.release(1)
             yield* retention
             yield* Effect.race(Queue.take(wakeUps), Effect.sleep(Duration.millis(config.pollingIntervalMs)))
           }
@@ -327,6 +331,13 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
           return results
         })
 
+      /** The step a failed run failed in (failed-step records outlive the run's cleanup). */
+      const failedStepOf = (runId: string) =>
+        Effect.map(
+          store.getSteps(runId),
+          (steps) => steps.findLast((step) => step.status === "failed")?.name ?? null
+        )
+
       const waitForRun = (runId: string, waitOptions?: WaitOptions) =>
         Effect.scoped(
           Effect.gen(function* () {
@@ -336,12 +347,10 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
               const run = yield* store.getRun(runId)
               if (run.status === "completed") return run
               if (run.status === "failed") {
-                const steps = yield* store.getSteps(runId)
-                const failedStep = steps.findLast((step) => step.status === "failed")
                 return yield* new JobFailedError({
                   runId,
                   error: run.error ?? "",
-                  failedStepName: failedStep?.name ?? null
+                  failedStepName: yield* failedStepOf(runId)
                 })
               }
               if (run.status === "cancelled") return yield* new CancelledError({ runId })
@@ -383,7 +392,8 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
             const events = yield* bus.subscribe
             const run = yield* store.getRun(runId)
             if (isTerminal(run.status)) {
-              const event = terminalEventOf(run, yield* now)
+              const failedStepName = run.status === "failed" ? yield* failedStepOf(runId) : null
+              const event = terminalEventOf(run, yield* now, failedStepName)
               return event === undefined ? Stream.empty : Stream.make(event)
             }
             return Stream.fromQueue(events).pipe(
