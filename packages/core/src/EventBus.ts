@@ -27,6 +27,8 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
      * without missing anything in between.
      */
     readonly subscribe: Effect.Effect<Queue.Dequeue<DurablyEvent>, never, Scope.Scope>
+    /** How many subscriptions are open now (a closed scope closes its subscription). */
+    readonly subscribers: Effect.Effect<number>
   }
 >() {}
 
@@ -36,10 +38,19 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
  */
 export const make = Effect.gen(function* () {
   const hub = yield* Effect.acquireRelease(PubSub.unbounded<DurablyEvent>(), PubSub.shutdown)
+  let open = 0
+  const subscribe = Effect.zipLeft(
+    PubSub.subscribe(hub),
+    Effect.acquireRelease(
+      Effect.sync(() => open++),
+      () => Effect.sync(() => open--)
+    )
+  )
   return EventBus.of({
     publish: (event) => Effect.asVoid(PubSub.publish(hub, event)),
-    events: Stream.fromPubSub(hub),
-    subscribe: PubSub.subscribe(hub)
+    events: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
+    subscribe,
+    subscribers: Effect.sync(() => open)
   })
 })
 
