@@ -11,7 +11,7 @@ import type { LogEntry, Progress, Run, StepRecord } from "@durably/core/Run"
 import type { Disposition, RunFilter, Store } from "@durably/core/Store"
 import { Worker } from "@durably/core/Worker"
 import type { SqlClient } from "@effect/sql"
-import type { Duration, Scope } from "effect"
+import type { Context, Duration, Scope } from "effect"
 import { Cause, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema, Stream } from "effect"
 import type { AnyJobDefinition, JobDefinition } from "./defineJob.js"
 import { engineJob } from "./defineJob.js"
@@ -128,6 +128,14 @@ export interface Durably<Jobs extends JobDefinitions> {
   processOne(): Promise<boolean>
   /** Processes runs until none is due (or `maxRuns`); returns how many. */
   processUntilIdle(options?: { readonly maxRuns?: number | undefined }): Promise<number>
+}
+
+/** Reaches the engine services of an instance (for `createDurablyHandler`). */
+export const engineContext: unique symbol = Symbol.for("durably/engineContext")
+
+/** An instance as `createDurablyHandler` sees it. */
+export interface WithEngine {
+  readonly [engineContext]: () => Promise<Context.Context<Engine.Durably | EventBus.EventBus>>
 }
 
 type Services = Engine.Durably | Worker | EventBus.EventBus | Store | SqlClient.SqlClient
@@ -392,7 +400,12 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
 
   const engine = <A, E>(f: (engine: Engine.Durably["Type"]) => Effect.Effect<A, E>) => use(Effect.flatMap(Engine.Durably, f))
 
-  const durably: Durably<Jobs> = {
+  const durably: Durably<Jobs> & WithEngine = {
+    [engineContext]: async () => {
+      if (disposed) throw new DurablyError("DisposedError", "this Durably instance was disposed", 500)
+      if (!built) await open()
+      return (await runtime.runtime()).context
+    },
     jobs: jobs as JobHandles<Jobs>,
     init: async () => {
       await use(Effect.void)

@@ -5,3 +5,4 @@
 export * from "./createDurably.js"
 export * from "./defineJob.js"
 export * from "./errors.js"
+export * from "./createDurablyHandler.js"
