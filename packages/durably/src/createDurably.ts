@@ -11,13 +11,15 @@ import type { LogEntry, Progress, Run, StepRecord } from "@durably/core/Run"
 import type { Disposition, RunFilter, Store } from "@durably/core/Store"
 import { Worker } from "@durably/core/Worker"
 import type { SqlClient } from "@effect/sql"
-import type { Context, Duration, Scope } from "effect"
+import type { Duration, Scope } from "effect"
 import { Cause, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema, Stream } from "effect"
 import type { AnyJobDefinition, JobDefinition } from "./defineJob.js"
 import { engineJob } from "./defineJob.js"
 import { CorruptRowError, DurablyError, StoreError, ValidationError } from "./errors.js"
 import type { Database } from "./internal/database.js"
 import { clientLayer, isDatabase } from "./internal/database.js"
+import type { WithEngine } from "./internal/engineContext.js"
+import { engineContext } from "./internal/engineContext.js"
 import { settle, toFacadeError } from "./internal/translate.js"
 
 export type { TriggerOptions } from "@durably/core/Durably"
@@ -128,14 +130,6 @@ export interface Durably<Jobs extends JobDefinitions> {
   processOne(): Promise<boolean>
   /** Processes runs until none is due (or `maxRuns`); returns how many. */
   processUntilIdle(options?: { readonly maxRuns?: number | undefined }): Promise<number>
-}
-
-/** Reaches the engine services of an instance (for `createDurablyHandler`). */
-export const engineContext: unique symbol = Symbol.for("durably/engineContext")
-
-/** An instance as `createDurablyHandler` sees it. */
-export interface WithEngine {
-  readonly [engineContext]: () => Promise<Context.Context<Engine.Durably | EventBus.EventBus>>
 }
 
 type Services = Engine.Durably | Worker | EventBus.EventBus | Store | SqlClient.SqlClient

@@ -9,8 +9,8 @@ import { DurablyHttp } from "@durably/http"
 import { Forbidden, Unauthorized } from "@durably/http/DurablyApi"
 import type { HttpServerRequest } from "@effect/platform"
 import { Effect } from "effect"
-import type { WithEngine } from "./createDurably.js"
-import { engineContext } from "./createDurably.js"
+import type { WithEngine } from "./internal/engineContext.js"
+import { engineContext } from "./internal/engineContext.js"
 
 export type { RunOperation } from "@durably/http/DurablyHttp"
 
