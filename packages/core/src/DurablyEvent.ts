@@ -41,7 +41,7 @@ export const RunCancel = event("run:cancel", {})
 /** @since 0.1.0 @category models */
 export const RunRetry = event("run:retry", {})
 /** @since 0.1.0 @category models */
-export const RunDelete = event("run:delete", {})
+export const RunDelete = event("run:delete", { labels: Labels })
 /** @since 0.1.0 @category models */
 export const StepStart = event("step:start", stepFields)
 /** @since 0.1.0 @category models */

@@ -15,7 +15,7 @@ import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Option } from "effect"
 import { ConflictError, CorruptRowError, LeaseLostError, NotFoundError, StoreError } from "./DurablyError.js"
-import { decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
+import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
 import { keyBlocks, migrate } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
 import { storeErrors, writeTransaction } from "./internal/transaction.js"
@@ -354,11 +354,14 @@ export const make = Effect.gen(function* () {
 
   const deleteRun = (runId: string) =>
     Effect.gen(function* () {
-      const deleted = yield* sql<{ job_name: string }>`DELETE FROM durably_runs WHERE id = ${runId} AND status <> 'leased' RETURNING job_name`
+      const deleted = yield* sql<{ job_name: string; labels: string }>`DELETE FROM durably_runs
+        WHERE id = ${runId} AND status <> 'leased' RETURNING job_name, labels`
       const row = deleted[0]
       if (row === undefined) return yield* explainMiss(runId, "delete")
       yield* deleteDependents([runId])
-      return row.job_name
+      // A deleted row's labels are reported as they were; unreadable ones as none (the row is gone either way).
+      const labels = Option.getOrElse(decodeLabels(row.labels), () => ({}))
+      return { jobName: row.job_name, labels }
     }).pipe(transaction, storeErrors("deleteRun"))
 
   const purge = (options: { readonly olderThan: number; readonly limit?: number | undefined }) =>

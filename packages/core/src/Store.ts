@@ -157,8 +157,10 @@ export class Store extends Context.Tag("@durably/core/Store")<
     readonly retry: (
       runId: string
     ) => Effect.Effect<Run, StoreError | NotFoundError | ConflictError | CorruptRowError>
-    /** Delete a run that is not leased, with its steps, logs and labels; returns its job name. */
-    readonly deleteRun: (runId: string) => Effect.Effect<string, StoreError | NotFoundError | ConflictError>
+    /** Delete a run that is not leased, with its steps, logs and labels; returns its job name and labels. */
+    readonly deleteRun: (
+      runId: string
+    ) => Effect.Effect<{ readonly jobName: string; readonly labels: Labels }, StoreError | NotFoundError | ConflictError>
     /** Delete terminal runs completed before `olderThan`; returns how many. */
     readonly purge: (options: PurgeOptions) => Effect.Effect<number, StoreError>
     /** Return runs whose lease expired to `pending`; returns how many. */

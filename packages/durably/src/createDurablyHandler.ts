@@ -39,6 +39,8 @@ export interface DurablyHandlerOptions<Ctx> {
 export interface DurablyHandler {
   /** Answers `request`; `basePath` (e.g. `/api/durably`) is taken off its path first. */
   handle(request: Request, basePath?: string): Promise<Response>
+  /** Ends open SSE streams and frees the handler (the Durably instance stays open). */
+  dispose(): Promise<void>
 }
 
 /** A hook's failure as 401 (authenticate, or a thrown 401 `Response`) or 403. */
@@ -98,6 +100,11 @@ export const createDurablyHandler = <Ctx = undefined>(
         handler = undefined
         return Response.json({ error: "service unavailable" }, { status: 503 })
       }
+    },
+    dispose: async () => {
+      const current = handler
+      handler = undefined
+      if (current !== undefined) await current.then((opened) => opened.dispose(), () => undefined)
     }
   }
 }

@@ -110,6 +110,8 @@ const asArray = <A>(value: A | ReadonlyArray<A> | undefined): ReadonlyArray<A> |
 
 const jsonResponse = (body: unknown, status: number) => HttpServerResponse.unsafeJson(body, { status })
 
+const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text)
+
 const notJson = jsonResponse({ error: "the request body is not valid JSON" }, 400)
 
 const isApiError = (error: unknown): error is ApiError =>
@@ -283,7 +285,8 @@ const errorShapes = HttpApiBuilder.middleware(Api, (app) =>
     Effect.catchAll((error) => {
       if (isApiError(error)) return Effect.fail(error)
       if (error instanceof HttpApiError.HttpApiDecodeError) {
-        const issues = error.issues.map(({ message, path }) => ({ path, message }))
+        // Messages can quote the offending value: keep them short (a body may be megabytes).
+        const issues = error.issues.map(({ message, path }) => ({ path, message: clip(message) }))
         const detail = issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
         return Effect.succeed(jsonResponse({ error: `invalid request: ${detail.join("; ")}`, issues }, 400))
       }

@@ -432,8 +432,8 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
 
       const deleteRun = (runId: string) =>
         Effect.gen(function* () {
-          const jobName = yield* store.deleteRun(runId)
-          yield* publish({ type: "run:delete", runId, jobName, timestamp: yield* now })
+          const { jobName, labels } = yield* store.deleteRun(runId)
+          yield* publish({ type: "run:delete", runId, jobName, labels, timestamp: yield* now })
         })
 
       /** Adds jobs at run time; the same job again is a no-op, another job under a taken name is refused. */

@@ -80,3 +80,6 @@ export const decodeLog = decoder(LogFromRow, "durably_logs", runIdIn("run_id"))
 
 /** JSON text for a column, `null` stays SQL NULL. */
 export const toJson = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value))
+
+/** A labels column, or none when it cannot be read. */
+export const decodeLabels = Schema.decodeUnknownOption(Schema.parseJson(Run.Labels))
