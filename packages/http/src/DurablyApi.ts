@@ -6,7 +6,6 @@
  * @since 0.1.0
  */
 import { Run, RunStatus, StepRecord } from "@durably/core/Run"
-import { Labels } from "@durably/core/Run"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "@effect/platform"
 import { Schema } from "effect"
 
@@ -65,6 +64,12 @@ export class InternalError extends Schema.TaggedError<InternalError>()(
 ) {}
 
 const strict = { parseOptions: { onExcessProperty: "error" } } as const
+
+/** Labels as the API accepts them: at most 50, keys of 1–200 characters, values up to 1000. */
+export const Labels = Schema.Record({
+  key: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200)),
+  value: Schema.String.pipe(Schema.maxLength(1000))
+}).pipe(Schema.filter((labels) => Object.keys(labels).length <= 50 || "at most 50 labels"))
 
 /** A bounded id: run ids are ULIDs, but any short string is looked up (and is simply not found). */
 const RunId = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(200))

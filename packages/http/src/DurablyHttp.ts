@@ -17,9 +17,9 @@ import {
   HttpServerRequest,
   HttpServerResponse
 } from "@effect/platform"
-import type { HttpApi } from "@effect/platform"
+import type { HttpApi, HttpApp } from "@effect/platform"
 import type { Context } from "effect"
-import { Effect, Layer, Option, Stream } from "effect"
+import { Deferred, Effect, Layer, Option, Stream } from "effect"
 import type { TriggerBody } from "./DurablyApi.js"
 import { Api, BadRequest, Conflict, Forbidden, InternalError, NotFound, Unauthorized } from "./DurablyApi.js"
 
@@ -76,7 +76,7 @@ const maxLabels = 50
 /** `label.KEY=VALUE` query parameters. */
 const labelsOf = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<Labels | undefined, BadRequest> =>
   Effect.suspend(() => {
-    const labels: Record<string, string> = {}
+    const labels: Record<string, string> = Object.create(null)
     let count = 0
     for (const [key, value] of new URL(request.url, "http://localhost").searchParams) {
       if (!key.startsWith("label.")) continue
@@ -84,11 +84,29 @@ const labelsOf = (request: HttpServerRequest.HttpServerRequest): Effect.Effect<L
       if (name.length === 0 || name.length > 200 || value.length > 1000) {
         return Effect.fail(new BadRequest({ error: `bad label filter: ${key.slice(0, 210)}` }))
       }
+      if (name in labels) return Effect.fail(new BadRequest({ error: `label filter given twice: ${key}` }))
       labels[name] = value
       if (++count > maxLabels) return Effect.fail(new BadRequest({ error: `at most ${maxLabels} label filters` }))
     }
     return Effect.succeed(count === 0 ? undefined : labels)
   })
+
+const isJson = (request: HttpServerRequest.HttpServerRequest) =>
+  (request.headers["content-type"] ?? "").toLowerCase().split(";")[0]?.trim() === "application/json"
+
+const maxInputDepth = 64
+
+/** True when `value` nests objects/arrays deeper than `limit` (checked without recursion). */
+const tooDeep = (value: unknown, limit: number): boolean => {
+  const stack: Array<{ readonly value: unknown; readonly depth: number }> = [{ value, depth: 0 }]
+  while (stack.length > 0) {
+    const next = stack.pop()
+    if (next === undefined || typeof next.value !== "object" || next.value === null) continue
+    if (next.depth >= limit) return true
+    for (const child of Object.values(next.value)) stack.push({ value: child, depth: next.depth + 1 })
+  }
+  return false
+}
 
 const runLevelEvents: ReadonlySet<DurablyEvent["type"]> = new Set([
   "run:trigger",
@@ -110,9 +128,14 @@ const asArray = <A>(value: A | ReadonlyArray<A> | undefined): ReadonlyArray<A> |
 
 const jsonResponse = (body: unknown, status: number) => HttpServerResponse.unsafeJson(body, { status })
 
+/** A body the platform could not read (bad JSON, a broken multipart form) surfaces as a defect. */
+const isBadBody = (defect: unknown) =>
+  (defect instanceof HttpServerError.RequestError && defect.reason === "Decode") ||
+  (typeof defect === "object" && defect !== null && "_tag" in defect && defect._tag === "MultipartError")
+
 const clip = (text: string) => (text.length > 300 ? `${text.slice(0, 300)}…` : text)
 
-const notJson = jsonResponse({ error: "the request body is not valid JSON" }, 400)
+const notJson = jsonResponse({ error: "the request body could not be read as JSON" }, 400)
 
 const isApiError = (error: unknown): error is ApiError =>
   error instanceof BadRequest ||
@@ -122,7 +145,7 @@ const isApiError = (error: unknown): error is ApiError =>
   error instanceof Conflict ||
   error instanceof InternalError
 
-const sseResponse = (body: Stream.Stream<Uint8Array, unknown>) =>
+const eventStreamResponse = (body: Stream.Stream<Uint8Array, unknown>) =>
   HttpServerResponse.stream(body, {
     contentType: "text/event-stream",
     headers: { "cache-control": "no-cache, no-transform", "x-accel-buffering": "no" }
@@ -140,6 +163,11 @@ export const handlers = <Ctx>(options?: Options<Ctx>) =>
       const durably = yield* Durably
       const bus = yield* EventBus
       const auth = options?.auth
+      // Open SSE streams end when the API is shut down, so a server can close
+      // (it waits for its connections) while clients are still subscribed.
+      const closing = yield* Effect.acquireRelease(Deferred.make<void>(), (deferred) => Deferred.succeed(deferred, undefined))
+      const sseResponse = (body: Stream.Stream<Uint8Array, unknown>) =>
+        eventStreamResponse(Stream.interruptWhen(body, Deferred.await(closing)))
       const sse = {
         keepAliveMs: options?.keepAliveMs ?? 15_000,
         progressThrottleMs: options?.progressThrottleMs ?? 100
@@ -186,6 +214,13 @@ export const handlers = <Ctx>(options?: Options<Ctx>) =>
       return routes
         .handle("trigger", ({ payload, request }) =>
           Effect.gen(function* () {
+            // Only JSON: a form post from another site must not start jobs.
+            if (!isJson(request)) {
+              return yield* new BadRequest({ error: "the request body must be JSON (content-type: application/json)" })
+            }
+            if (tooDeep(payload.input, maxInputDepth)) {
+              return yield* new BadRequest({ error: `input is nested deeper than ${maxInputDepth} levels` })
+            }
             const ctx = yield* authenticate(request)
             if (auth?.onTrigger !== undefined) yield* auth.onTrigger(ctx, payload)
             const { disposition, run } = yield* answer(
@@ -280,7 +315,17 @@ export const handlers = <Ctx>(options?: Options<Ctx>) =>
  * with `issues`), an unknown route (404) and any defect (500, no internals).
  */
 const errorShapes = HttpApiBuilder.middleware(Api, (app) =>
-  // Failures the API's types do not list still reach here at run time.
+  // Bodies are JSON only: anything else is refused before the platform parses it
+  // (a form post from another site must not start jobs; multipart parsing is not for us).
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    request.headers["content-type"] !== undefined && !isJson(request)
+      ? Effect.succeed(jsonResponse({ error: "the request body must be JSON (content-type: application/json)" }, 400))
+      : answerFailures(app)
+  )
+)
+
+/** Failures the API's types do not list still reach here at run time. */
+const answerFailures = (app: HttpApp.Default) =>
   (app as Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, HttpServerRequest.HttpServerRequest>).pipe(
     Effect.catchAll((error) => {
       if (isApiError(error)) return Effect.fail(error)
@@ -299,12 +344,11 @@ const errorShapes = HttpApiBuilder.middleware(Api, (app) =>
     }),
     Effect.catchAllDefect((defect) =>
       // A body that is not JSON surfaces as a defect of the payload decoder.
-      defect instanceof HttpServerError.RequestError && defect.reason === "Decode"
+      isBadBody(defect)
         ? Effect.succeed(notJson)
         : Effect.as(Effect.logError("durably http: unexpected defect", defect), jsonResponse({ error: internalError.error }, 500))
     )
   )
-)
 
 /**
  * The API with its handlers, error shapes and `/openapi.json`.
