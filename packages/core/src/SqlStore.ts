@@ -72,14 +72,36 @@ export const make = Effect.gen(function* () {
 
   // --- enqueue ---------------------------------------------------------------
 
-  const insertRun = (request: EnqueueRequest, id: string, now: number) =>
-    sql<Row>`INSERT INTO durably_runs
+  const insertRun = (request: EnqueueRequest, id: string, inputJson: string, now: number) =>
+    sql<{ id: string }>`INSERT INTO durably_runs
       (id, job_name, input, status, idempotency_key, concurrency_key, labels, created_at, updated_at)
-      VALUES (${id}, ${request.jobName}, ${JSON.stringify(request.input ?? null)}, 'pending',
+      VALUES (${id}, ${request.jobName}, ${inputJson}, 'pending',
         ${request.idempotencyKey ?? null}, ${request.concurrencyKey ?? null}, ${JSON.stringify(request.labels ?? {})},
         ${now}, ${now})
       ON CONFLICT (job_name, idempotency_key) DO NOTHING
-      RETURNING *`
+      RETURNING id`
+
+  /** The run just inserted, as the row now reads (no read back: every column is known). */
+  const createdRun = (request: EnqueueRequest, id: string, inputJson: string, now: number): Run => ({
+    id,
+    jobName: request.jobName,
+    status: "pending",
+    input: JSON.parse(inputJson) as unknown,
+    output: null,
+    error: null,
+    labels: { ...request.labels },
+    progress: null,
+    idempotencyKey: request.idempotencyKey ?? null,
+    concurrencyKey: request.concurrencyKey ?? null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    leaseGeneration: 0,
+    attempt: 0,
+    startedAt: null,
+    completedAt: null,
+    createdAt: new Date(now),
+    updatedAt: new Date(now)
+  })
 
   const insertLabels = (runId: string, request: EnqueueRequest) => {
     const entries = Object.entries(request.labels ?? {})
@@ -113,10 +135,11 @@ export const make = Effect.gen(function* () {
   const insertOrFind = (request: EnqueueRequest, now: number): Effect.Effect<Enqueued, SqlError | CorruptRowError> =>
     Effect.gen(function* () {
       const id = yield* nextId
-      const [inserted] = yield* insertRun(request, id, now)
+      const inputJson = JSON.stringify(request.input ?? null)
+      const [inserted] = yield* insertRun(request, id, inputJson, now)
       if (inserted !== undefined) {
         yield* insertLabels(id, request)
-        return yield* decodeAs("created")(inserted)
+        return { run: createdRun(request, id, inputJson, now), disposition: "created" } satisfies Enqueued
       }
       const existing = yield* existingByIdempotencyKey(request)
       return yield* Option.match(existing, {

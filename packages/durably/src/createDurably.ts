@@ -232,12 +232,20 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
   let disposed = false
 
   /** Hands jobs registered since the runtime was built to the engine (a no-op for known ones). */
-  const syncJobs = Effect.flatMap(Engine.Durably, (engine) => engine.register([...definitions.values()]))
+  let unsynced = true
+  const syncJobs = Effect.suspend(() => {
+    if (!unsynced) return Effect.void
+    return Effect.flatMap(Engine.Durably, (engine) =>
+      Effect.tap(engine.register([...definitions.values()]), () => {
+        unsynced = false
+      })
+    )
+  })
 
   const use = async <A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> => {
     if (disposed) throw new DurablyError("DisposedError", "this Durably instance was disposed", 500)
     if (!built) await open()
-    const exit = await runtime.runPromiseExit(Effect.zipRight(syncJobs, effect))
+    const exit = await runtime.runPromiseExit(unsynced ? Effect.zipRight(syncJobs, effect) : effect)
     return settle(exit, stopped)
   }
 
@@ -379,6 +387,7 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
           issues: [{ path: ["jobs", key], message: `another job is already registered as "${definition.name}"` }]
         })
       }
+      if (known === undefined) unsynced = true
       definitions.set(definition.name, job)
       const handle = handlesByName.get(definition.name) ?? makeHandle(definition)
       handlesByName.set(definition.name, handle)

@@ -1,0 +1,287 @@
+// `pnpm bench`: this project and upstream @coji/durably 0.15.0, side by side on
+// the same machine in one run. Each measurement runs in a fresh child process
+// on a fresh database; the table shows medians, spread and ours / upstream.
+//
+//   pnpm bench            3 repetitions
+//   pnpm bench --quick    1 repetition, smaller counts
+//   pnpm bench --only=sqlite-normal|sqlite-full|pg
+import { execFileSync, spawn } from "node:child_process"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { cpus, totalmem, tmpdir } from "node:os"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+
+const here = fileURLToPath(new URL(".", import.meta.url))
+const root = resolve(here, "../..")
+const upstreamDir = join(root, ".bench/upstream")
+const quick = process.argv.includes("--quick")
+const reps = quick ? 1 : 3
+const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+
+type Backend =
+  | { readonly kind: "sqlite"; readonly filename: string; readonly synchronous: "NORMAL" | "FULL" }
+  | { readonly kind: "pg"; readonly url: string }
+type Impl = "ours" | "upstream"
+type Section = "sqlite-normal" | "sqlite-full" | "pg"
+type Result = Record<string, number>
+
+const log = (line: string) => process.stdout.write(`${line}\n`)
+
+/** Installs upstream into .bench/upstream (once) and puts the shared driver files next to it. */
+const installUpstream = () => {
+  mkdirSync(upstreamDir, { recursive: true })
+  copyFileSync(join(here, "upstream.package.json"), join(upstreamDir, "package.json"))
+  if (!existsSync(join(upstreamDir, "node_modules/@coji/durably"))) {
+    log("installing upstream @coji/durably 0.15.0 into .bench/upstream (builds better-sqlite3; about 90 s) ...")
+    execFileSync("npm", ["install", "--no-audit", "--no-fund", "--legacy-peer-deps", "--loglevel=error"], {
+      cwd: upstreamDir,
+      stdio: "inherit"
+    })
+  }
+  for (const file of ["upstreamDriver.mjs", "workloads.mjs", "ceiling.mjs"]) copyFileSync(join(here, file), join(upstreamDir, file))
+}
+
+/**
+ * Ours runs as one bundled JS file, as a deployed app would (upstream ships
+ * compiled JS too): measuring through a TypeScript loader would charge us for
+ * the loader's memory and start-up. The native drivers stay external.
+ */
+const bundleOurs = async () => {
+  const oursDir = join(root, ".bench/ours")
+  mkdirSync(join(oursDir, "node_modules"), { recursive: true })
+  const { build } = await import("esbuild")
+  await build({
+    entryPoints: [join(here, "oursDriver.ts")],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outfile: join(oursDir, "driver.mjs"),
+    external: ["better-sqlite3", "pg", "pg-native"],
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    logLevel: "warning"
+  })
+  // The bundle resolves the native drivers from here: link the workspace's own copies.
+  const requireFrom = createRequire(join(root, "packages/node/package.json"))
+  const sqliteDir = dirname(createRequire(requireFrom.resolve("@effect/sql-sqlite-node")).resolve("better-sqlite3/package.json"))
+  const pgDir = dirname(createRequire(join(root, "package.json")).resolve("pg/package.json"))
+  for (const [name, target] of [["better-sqlite3", sqliteDir], ["pg", pgDir]] as const) {
+    const link = join(oursDir, "node_modules", name)
+    rmSync(link, { force: true, recursive: true })
+    symlinkSync(target, link, "dir")
+  }
+}
+
+const pgAvailable = async (): Promise<string | undefined> => {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query("SELECT 1")
+    return undefined
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+const admin = async (text: string) => {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    await client.query(text)
+  } finally {
+    await client.end()
+  }
+}
+
+let counter = 0
+/** A fresh database for one measurement, and how to remove it. */
+const freshBackend = async (template: Section): Promise<{ backend: Backend; cleanup: () => Promise<void> }> => {
+  if (template === "pg") {
+    const schema = `bench_${process.pid}_${counter++}`
+    await admin(`CREATE SCHEMA ${schema}`)
+    const url = new URL(databaseUrl)
+    url.searchParams.set("options", `-c search_path=${schema}`)
+    return { backend: { kind: "pg", url: url.toString() }, cleanup: () => admin(`DROP SCHEMA ${schema} CASCADE`) }
+  }
+  const dir = mkdtempSync(join(tmpdir(), "durably-bench-"))
+  return {
+    backend: { kind: "sqlite", filename: join(dir, "bench.db"), synchronous: template === "sqlite-full" ? "FULL" : "NORMAL" },
+    cleanup: async () => rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Runs one driver child with `spec`; resolves with the JSON it prints last. */
+const runChild = (impl: Impl | "ceiling", spec: object): Promise<Result> =>
+  new Promise((resolvePromise, reject) => {
+    const [command, args, cwd] =
+      impl === "ours"
+        ? [process.execPath, ["--expose-gc", join(root, ".bench/ours/driver.mjs"), JSON.stringify(spec)], root]
+        : impl === "upstream"
+          ? [process.execPath, ["--expose-gc", "driver.mjs", JSON.stringify(spec)], upstreamDir]
+          : [process.execPath, ["ceiling.mjs", JSON.stringify(spec)], upstreamDir]
+    if (impl === "upstream") copyFileSync(join(here, "upstreamDriver.mjs"), join(upstreamDir, "driver.mjs"))
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] })
+    let out = ""
+    let err = ""
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
+    child.on("exit", (code) => {
+      const last = out.trim().split("\n").at(-1) ?? ""
+      if (code !== 0) return reject(new Error(`${impl} ${JSON.stringify(spec)} exited ${code}: ${err.slice(-2000)}`))
+      try {
+        resolvePromise(JSON.parse(last) as Result)
+      } catch {
+        reject(new Error(`${impl} printed no result: ${out.slice(-500)} ${err.slice(-1000)}`))
+      }
+    })
+  })
+
+interface Row {
+  readonly section: string
+  readonly workload: string
+  readonly metric: string
+  /** Whether a larger value is better (throughput) or worse (latency, memory). */
+  readonly higherIsBetter: boolean
+  readonly ours: ReadonlyArray<number>
+  readonly upstream: ReadonlyArray<number>
+}
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+
+const rows: Array<Row> = []
+const raw: Array<{ section: string; workload: string; impl: string; spec: object; result: Result }> = []
+
+/** Measures one workload `reps` times for both implementations (alternating), each on a fresh database. */
+const measure = async (
+  section: Section,
+  workload: string,
+  spec: Record<string, unknown>,
+  metrics: ReadonlyArray<{ readonly key: string; readonly label: string; readonly higherIsBetter: boolean }>
+) => {
+  const results: Record<Impl, Array<Result>> = { ours: [], upstream: [] }
+  for (let rep = 0; rep < reps; rep++) {
+    for (const impl of ["ours", "upstream"] as const) {
+      const { backend, cleanup } = await freshBackend(section)
+      try {
+        const full = { ...spec, backend }
+        const result = await runChild(impl, full)
+        results[impl].push(result)
+        raw.push({ section, workload, impl, spec: full, result })
+      } finally {
+        await cleanup()
+      }
+    }
+  }
+  for (const metric of metrics) {
+    rows.push({
+      section,
+      workload,
+      metric: metric.label,
+      higherIsBetter: metric.higherIsBetter,
+      ours: results.ours.map((r) => r[metric.key] ?? Number.NaN),
+      upstream: results.upstream.map((r) => r[metric.key] ?? Number.NaN)
+    })
+  }
+  const last = rows.at(-1)
+  if (last !== undefined) {
+    log(`  ${section} ${workload}: ours ${median(last.ours).toFixed(1)} / upstream ${median(last.upstream).toFixed(1)} ${last.metric}`)
+  }
+}
+
+const fmt = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1))
+const spread = (values: ReadonlyArray<number>) =>
+  values.length > 1 ? ` (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})` : ""
+
+const table = (ceilings: Record<string, number>) => {
+  const lines = [
+    "| backend | workload | metric | ours | upstream | ours / upstream | ours as % of ceiling |",
+    "|---|---|---|---|---|---|---|"
+  ]
+  for (const row of rows) {
+    const ours = median(row.ours)
+    const upstream = median(row.upstream)
+    const ratio = row.higherIsBetter ? ours / upstream : upstream / ours
+    const ceiling = ceilings[row.section]
+    const ofCeiling =
+      ceiling !== undefined && row.metric.endsWith("/s") ? `${((ours / ceiling) * 100).toFixed(1)} %` : ""
+    lines.push(
+      `| ${row.section} | ${row.workload} | ${row.metric} | ${fmt(ours)}${spread(row.ours)} | ${fmt(upstream)}${spread(row.upstream)} | ${ratio.toFixed(2)}× ${row.higherIsBetter ? "" : "(inverse)"} | ${ofCeiling} |`
+    )
+  }
+  return lines.join("\n")
+}
+
+const main = async () => {
+  installUpstream()
+  await bundleOurs()
+  const pgDown = await pgAvailable()
+  log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`)
+  log(`repetitions: ${reps}; pollingIntervalMs 10, default leases, preserveSteps false, SQLite in WAL mode`)
+  if (pgDown !== undefined) log(`PostgreSQL sections skipped: ${databaseUrl} does not answer (${pgDown})`)
+
+  const n = quick ? 300 : 1000
+  const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length)
+  const sections: ReadonlyArray<Section> = (
+    ["sqlite-normal", "sqlite-full", ...(pgDown === undefined ? (["pg"] as const) : [])] as const
+  ).filter((section) => only === undefined || section === only)
+
+  // The physical ceiling: single-row insert transactions per second, raw driver.
+  const ceilings: Record<string, number> = {}
+  for (const section of sections) {
+    const { backend, cleanup } = await freshBackend(section)
+    try {
+      const result = await runChild("ceiling", { backend, n: quick ? 2000 : 10000 })
+      ceilings[section] = result["perSec"] ?? Number.NaN
+      log(`  ${section} ceiling: ${fmt(ceilings[section] ?? 0)} single-row insert transactions/s (raw driver)`)
+    } finally {
+      await cleanup()
+    }
+  }
+
+  for (const section of sections) {
+    log(`${section}:`)
+    await measure(section, "trigger ×2000 sequential", { workload: "trigger-seq", n: 2000 }, [
+      { key: "perSec", label: "triggers/s", higherIsBetter: true }
+    ])
+    await measure(section, "batchTrigger of 2000", { workload: "trigger-batch", n: 2000 }, [
+      { key: "ms", label: "ms", higherIsBetter: false }
+    ])
+    for (const k of [1, 10]) {
+      for (const concurrency of [1, 4]) {
+        await measure(section, `e2e ${n} runs × ${k} steps, ${concurrency} at once`, { workload: "e2e", n, k, concurrency }, [
+          { key: "stepsPerSec", label: "steps/s", higherIsBetter: true }
+        ])
+      }
+    }
+    await measure(section, "wake-up (trigger → first step), 200 runs", { workload: "wakeup", n: quick ? 50 : 200 }, [
+      { key: "p50", label: "p50 ms", higherIsBetter: false },
+      { key: "p99", label: "p99 ms", higherIsBetter: false }
+    ])
+    if (section !== "sqlite-full") {
+      await measure(section, "RSS with 10,000 pending runs", { workload: "rss-pending", n: 10_000 }, [
+        { key: "rssMb", label: "MB", higherIsBetter: false }
+      ])
+      await measure(section, "RSS while 100 runs execute", { workload: "rss-running", n: 100 }, [
+        { key: "rssMb", label: "MB", higherIsBetter: false }
+      ])
+    }
+  }
+
+  const markdown = table(ceilings)
+  log("")
+  log(markdown)
+  mkdirSync(join(root, ".bench"), { recursive: true })
+  writeFileSync(join(root, ".bench/results.json"), JSON.stringify({ date: new Date().toISOString(), reps, ceilings, rows, raw }, null, 2))
+  writeFileSync(join(root, ".bench/results.md"), `${markdown}\n`)
+  log("\nraw results: .bench/results.json; table: .bench/results.md")
+}
+
+await main()

@@ -1,0 +1,54 @@
+// The benchmark driver for this project, through the Promise facade (the same
+// door upstream offers), so both sides run identical workload code.
+import { createDurably, defineJob } from "durably"
+import { z } from "zod"
+// @ts-expect-error: plain JS shared with the upstream driver
+import { runWorkload } from "./workloads.mjs"
+
+interface Spec {
+  readonly backend: { readonly kind: "sqlite"; readonly filename: string; readonly synchronous: "NORMAL" | "FULL" } | { readonly kind: "pg"; readonly url: string }
+  readonly maxConcurrentRuns?: number
+  readonly onFirstStep?: (i: number) => unknown
+}
+
+export const makeOurs = async (spec: Spec) => {
+  const job = defineJob({
+    name: "bench",
+    input: z.object({ i: z.number(), k: z.number() }),
+    run: async (step, input) => {
+      for (let s = 0; s < input.k; s++) {
+        await step.run(`s${s}`, async () => {
+          if (s === 0) await spec.onFirstStep?.(input.i)
+          return s
+        })
+      }
+    }
+  })
+  const durably = createDurably({
+    database: spec.backend.kind === "sqlite" ? spec.backend.filename : spec.backend.url,
+    ...(spec.backend.kind === "sqlite" ? { synchronous: spec.backend.synchronous } : {}),
+    pollingIntervalMs: 10,
+    preserveSteps: false,
+    maxConcurrentRuns: spec.maxConcurrentRuns ?? 1,
+    jobs: { bench: job }
+  })
+  await durably.migrate()
+  return {
+    trigger: (input: { i: number; k: number }) => durably.jobs.bench.trigger(input),
+    batchTrigger: (inputs: ReadonlyArray<{ i: number; k: number }>) =>
+      durably.jobs.bench.batchTrigger(inputs.map((input) => ({ input }))),
+    start: () => durably.start(),
+    stop: () => durably.stop(),
+    onComplete: (listener: () => void) => durably.on("run:complete", listener),
+    countCompleted: async () => (await durably.getRuns({ status: "completed" })).length,
+    close: () => durably.dispose()
+  }
+}
+
+// Run as a child process (bundled by bench.ts): argv[2] is the JSON spec; prints one JSON result line.
+if (process.argv[2] !== undefined) {
+  const spec = JSON.parse(process.argv[2]) as Spec
+  const result: unknown = await runWorkload(spec, makeOurs)
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+  process.exit(0)
+}

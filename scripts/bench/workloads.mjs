@@ -1,0 +1,117 @@
+// Workloads shared by both drivers (ours and upstream), so each side runs the
+// same code around its own `make(spec)`. Plain JS: it is also copied next to
+// upstream's node_modules.
+import { performance } from "node:perf_hooks"
+
+const chunks = (n, size) => {
+  const out = []
+  for (let start = 0; start < n; start += size) out.push(Array.from({ length: Math.min(size, n - start) }, (_, j) => start + j))
+  return out
+}
+
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+const rssMb = () => process.memoryUsage().rss / 1024 / 1024
+
+export const runWorkload = async (spec, make) => {
+  switch (spec.workload) {
+    case "trigger-seq": {
+      const d = await make(spec)
+      const t0 = performance.now()
+      for (let i = 0; i < spec.n; i++) await d.trigger({ i, k: 1 })
+      const ms = performance.now() - t0
+      await d.close()
+      return { ms, perSec: (spec.n / ms) * 1000 }
+    }
+    case "trigger-batch": {
+      const d = await make(spec)
+      const t0 = performance.now()
+      await d.batchTrigger(Array.from({ length: spec.n }, (_, i) => ({ i, k: 1 })))
+      const ms = performance.now() - t0
+      await d.close()
+      return { ms, perSec: (spec.n / ms) * 1000 }
+    }
+    case "e2e": {
+      const d = await make({ ...spec, maxConcurrentRuns: spec.concurrency })
+      for (const ids of chunks(spec.n, 500)) await d.batchTrigger(ids.map((i) => ({ i, k: spec.k })))
+      let completed = 0
+      let resolveDone
+      const done = new Promise((resolve) => (resolveDone = resolve))
+      d.onComplete(() => {
+        if (++completed === spec.n) resolveDone()
+      })
+      const t0 = performance.now()
+      await d.start()
+      await done
+      const ms = performance.now() - t0
+      const verified = await d.countCompleted()
+      await d.close()
+      if (verified !== spec.n) throw new Error(`expected ${spec.n} completed runs, found ${verified}`)
+      return { ms, runsPerSec: (spec.n / ms) * 1000, stepsPerSec: ((spec.n * spec.k) / ms) * 1000 }
+    }
+    case "wakeup": {
+      const firstStep = new Map()
+      const d = await make({ ...spec, onFirstStep: (i) => firstStep.get(i)?.(performance.now()) })
+      let onDone
+      d.onComplete(() => onDone?.())
+      await d.start()
+      // Let the worker go idle first, so each trigger has to wake it.
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const latencies = []
+      for (let i = 0; i < spec.n; i++) {
+        const started = new Promise((resolve) => firstStep.set(i, resolve))
+        const finished = new Promise((resolve) => (onDone = resolve))
+        const t0 = performance.now()
+        await d.trigger({ i, k: 1 })
+        latencies.push((await started) - t0)
+        await finished
+        await new Promise((resolve) => setTimeout(resolve, 2))
+      }
+      await d.close()
+      return { p50: percentile(latencies, 50), p99: percentile(latencies, 99) }
+    }
+    case "rss-pending": {
+      const d = await make(spec)
+      for (const ids of chunks(spec.n, 1000)) await d.batchTrigger(ids.map((i) => ({ i, k: 1 })))
+      globalThis.gc?.()
+      const rss = rssMb()
+      await d.close()
+      return { rssMb: rss }
+    }
+    case "rss-running": {
+      let release
+      const gate = new Promise((resolve) => (release = resolve))
+      let entered = 0
+      let allIn
+      const allEntered = new Promise((resolve) => (allIn = resolve))
+      const d = await make({
+        ...spec,
+        maxConcurrentRuns: spec.n,
+        onFirstStep: () => {
+          if (++entered === spec.n) allIn()
+          return gate
+        }
+      })
+      await d.batchTrigger(Array.from({ length: spec.n }, (_, i) => ({ i, k: 1 })))
+      let completed = 0
+      let resolveDone
+      const done = new Promise((resolve) => (resolveDone = resolve))
+      d.onComplete(() => {
+        if (++completed === spec.n) resolveDone()
+      })
+      await d.start()
+      await allEntered
+      globalThis.gc?.()
+      const rss = rssMb()
+      release()
+      await done
+      await d.close()
+      return { rssMb: rss }
+    }
+    default:
+      throw new Error(`unknown workload ${spec.workload}`)
+  }
+}
