@@ -17,6 +17,7 @@ import { createDurably, defineJob } from "durably"
 import { describe, expect, it } from "vitest"
 import { z } from "zod"
 import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath } from "../support/postgres.js"
+import { executions } from "../support/counterFile.js"
 import type { Command, Report } from "./children/facade-worker.js"
 
 const script = fileURLToPath(new URL("./children/facade-worker.ts", import.meta.url))
@@ -41,23 +42,6 @@ const facadeCrash = defineJob({
 
 // --- counter file --------------------------------------------------------------------
 
-interface Execution {
-  readonly step: string
-  readonly runId: string
-  readonly pid: number
-}
-
-/** The step bodies that ran, in order, as the counter file recorded them. */
-const executions = (counterFile: string): Array<Execution> =>
-  existsSync(counterFile)
-    ? readFileSync(counterFile, "utf8")
-        .split("\n")
-        .filter((line) => line.length > 0)
-        .map((line) => {
-          const [step = "", runId = "", pid = ""] = line.split(" ")
-          return { step, runId, pid: Number(pid) }
-        })
-    : []
 
 /** Polls `check` every 20 ms until it holds; fails naming `what` (and `detail()`) after `timeoutMs`. */
 const waitUntil = async (

@@ -17,7 +17,8 @@ import {
   ValidationError,
   WaitTimeoutError,
   createDurably,
-  defineJob
+  defineJob,
+  eventTypes
 } from "durably"
 import { Schema } from "effect"
 import * as v from "valibot"
@@ -100,24 +101,7 @@ const thrown = <T>(f: () => unknown, type: Constructor<T>): T => {
   return outcome.error as T
 }
 
-const allEventTypes: ReadonlyArray<EventType> = [
-  "run:trigger",
-  "run:coalesced",
-  "run:leased",
-  "run:lease-renewed",
-  "run:progress",
-  "run:complete",
-  "run:fail",
-  "run:cancel",
-  "run:retry",
-  "run:delete",
-  "step:start",
-  "step:complete",
-  "step:fail",
-  "step:cancel",
-  "log:write",
-  "worker:error"
-]
+const allEventTypes = eventTypes
 
 interface Recorder {
   readonly events: Array<DurablyEvent>

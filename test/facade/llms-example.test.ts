@@ -20,7 +20,8 @@ import {
   JobFailedError,
   NotFoundError,
   ValidationError,
-  WaitTimeoutError
+  WaitTimeoutError,
+  eventTypes
 } from "durably"
 import type { DurablyEvent, EventOf, EventType, Progress, RunStatus } from "durably"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -163,24 +164,7 @@ const makeDb = () => {
   }
 }
 
-const allEventTypes: ReadonlyArray<EventType> = [
-  "run:trigger",
-  "run:coalesced",
-  "run:leased",
-  "run:lease-renewed",
-  "run:progress",
-  "run:complete",
-  "run:fail",
-  "run:cancel",
-  "run:retry",
-  "run:delete",
-  "step:start",
-  "step:complete",
-  "step:fail",
-  "step:cancel",
-  "log:write",
-  "worker:error"
-]
+const allEventTypes = eventTypes
 
 /** The example as the document writes it, over `database`. */
 const makeExample = (database: string) => {

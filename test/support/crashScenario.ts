@@ -8,34 +8,17 @@ import type { Run } from "@durably/core/Run"
 import { Store } from "@durably/core/Store"
 import { expect } from "@effect/vitest"
 import { Context, Duration, Effect, Exit, Layer, Option, Scope } from "effect"
-import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Child } from "./processes.js"
 import { ChildError, forkChild, isAlive } from "./processes.js"
+import { executions } from "./counterFile.js"
 import { tempDir } from "./sqlite.js"
 
 const script = fileURLToPath(new URL("./children/crash-worker.ts", import.meta.url))
 /** The lease the children take (see crash-worker.ts). */
 const leaseMs = 1500
 
-interface Execution {
-  readonly step: string
-  readonly runId: string
-  readonly pid: number
-}
-
-/** The step bodies that ran, in order, as the counter file recorded them. */
-const executions = (counterFile: string): Array<Execution> =>
-  existsSync(counterFile)
-    ? readFileSync(counterFile, "utf8")
-        .split("\n")
-        .filter((line) => line.length > 0)
-        .map((line) => {
-          const [step = "", runId = "", pid = ""] = line.split(" ")
-          return { step, runId, pid: Number(pid) }
-        })
-    : []
 
 
 /**

@@ -103,5 +103,15 @@ export type EventType = DurablyEvent["type"]
 /** @since 0.1.0 @category models */
 export type EventOf<T extends EventType> = Extract<DurablyEvent, { readonly type: T }>
 
+/**
+ * Every event type, in the order of the union (e.g. to listen to all of them).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const eventTypes: ReadonlyArray<EventType> = DurablyEvent.members.map(
+  (member) => member.fields.type.literals[0]
+)
+
 /** Event types after which a run emits nothing more until it is retried. */
 export const terminalEventTypes: ReadonlyArray<EventType> = ["run:complete", "run:fail", "run:cancel", "run:delete"]

@@ -24,6 +24,7 @@ import { settle, toFacadeError } from "./internal/translate.js"
 
 export type { TriggerOptions } from "@durably/core/Durably"
 export type { DurablyEvent, EventOf } from "@durably/core/DurablyEvent"
+export { eventTypes } from "@durably/core/DurablyEvent"
 export type { LogEntry, Progress, Run, RunStatus, StepRecord } from "@durably/core/Run"
 export type { Disposition, RunFilter } from "@durably/core/Store"
 export type { Database } from "./internal/database.js"
