@@ -114,15 +114,48 @@ const freshBackend = async (template: Section): Promise<{ backend: Backend; clea
   }
 }
 
+const driverCommand = (impl: Impl, spec: object): [string, Array<string>, string] =>
+  impl === "ours"
+    ? [process.execPath, ["--expose-gc", join(root, ".bench/ours/driver.mjs"), JSON.stringify(spec)], root]
+    : [process.execPath, ["--expose-gc", "driver.mjs", JSON.stringify(spec)], upstreamDir]
+
+/**
+ * Several worker processes drain one pre-filled queue: each says "ready" after
+ * opening the database, all get "go" at once, and the time is the slowest's.
+ */
+const runDrainers = (impl: Impl, spec: object, processes: number): Promise<Result> =>
+  new Promise((resolvePromise, reject) => {
+    const children = Array.from({ length: processes }, () => {
+      const [command, args, cwd] = driverCommand(impl, { ...spec, workload: "drain" })
+      return spawn(command, args, { cwd, stdio: ["pipe", "pipe", "pipe"] })
+    })
+    let ready = 0
+    const times: Array<number> = []
+    for (const child of children) {
+      let out = ""
+      let err = ""
+      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
+      child.stdout.on("data", (chunk: Buffer) => {
+        const before = out
+        out += chunk.toString()
+        if (!before.includes("ready\n") && out.includes("ready\n") && ++ready === processes) {
+          for (const each of children) each.stdin.write("go\n")
+        }
+      })
+      child.on("exit", (code) => {
+        if (code !== 0) return reject(new Error(`${impl} drainer exited ${code}: ${err.slice(-2000)}`))
+        const result = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as Result
+        times.push(result["ms"] ?? Number.NaN)
+        if (times.length === processes) resolvePromise({ ms: Math.max(...times) })
+      })
+    }
+  })
+
 /** Runs one driver child with `spec`; resolves with the JSON it prints last. */
 const runChild = (impl: Impl | "ceiling", spec: object): Promise<Result> =>
   new Promise((resolvePromise, reject) => {
     const [command, args, cwd] =
-      impl === "ours"
-        ? [process.execPath, ["--expose-gc", join(root, ".bench/ours/driver.mjs"), JSON.stringify(spec)], root]
-        : impl === "upstream"
-          ? [process.execPath, ["--expose-gc", "driver.mjs", JSON.stringify(spec)], upstreamDir]
-          : [process.execPath, ["ceiling.mjs", JSON.stringify(spec)], upstreamDir]
+      impl === "ceiling" ? [process.execPath, ["ceiling.mjs", JSON.stringify(spec)], upstreamDir] : driverCommand(impl, spec)
     if (impl === "upstream") copyFileSync(join(here, "upstreamDriver.mjs"), join(upstreamDir, "driver.mjs"))
     const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] })
     let out = ""
@@ -172,7 +205,16 @@ const measure = async (
       const { backend, cleanup } = await freshBackend(section)
       try {
         const full = { ...spec, backend }
-        const result = await runChild(impl, full)
+        const processes = typeof spec["processes"] === "number" ? spec["processes"] : undefined
+        let result: Result
+        if (processes === undefined) {
+          result = await runChild(impl, full)
+        } else {
+          await runChild(impl, { ...full, workload: "prequeue" })
+          const { ms } = await runDrainers(impl, full, processes)
+          const total = Number(spec["n"]) * Number(spec["k"])
+          result = { ms: ms ?? Number.NaN, stepsPerSec: (total / (ms ?? Number.NaN)) * 1000 }
+        }
         results[impl].push(result)
         raw.push({ section, workload, impl, spec: full, result })
       } finally {
@@ -257,6 +299,13 @@ const main = async () => {
     for (const k of [1, 10]) {
       for (const concurrency of [1, 4]) {
         await measure(section, `e2e ${n} runs × ${k} steps, ${concurrency} at once`, { workload: "e2e", n, k, concurrency }, [
+          { key: "stepsPerSec", label: "steps/s", higherIsBetter: true }
+        ])
+      }
+    }
+    if (section === "pg") {
+      for (const processes of [1, 4]) {
+        await measure(section, `e2e ${n} runs × 10 steps, ${processes} worker process${processes > 1 ? "es" : ""}`, { workload: "drain", n, k: 10, concurrency: 1, processes }, [
           { key: "stepsPerSec", label: "steps/s", higherIsBetter: true }
         ])
       }

@@ -111,6 +111,25 @@ export const runWorkload = async (spec, make) => {
       await d.close()
       return { rssMb: rss }
     }
+    case "prequeue": {
+      const d = await make(spec)
+      for (const ids of chunks(spec.n, 500)) await d.batchTrigger(ids.map((i) => ({ i, k: spec.k })))
+      await d.close()
+      return { queued: spec.n }
+    }
+    case "drain": {
+      // One of several worker processes: ready, then wait for "go" on stdin,
+      // then work until every queued run is completed (by any process).
+      const d = await make({ ...spec, maxConcurrentRuns: spec.concurrency })
+      process.stdout.write("ready\n")
+      await new Promise((resolve) => process.stdin.once("data", resolve))
+      const t0 = performance.now()
+      await d.start()
+      while ((await d.countCompleted()) < spec.n) await new Promise((resolve) => setTimeout(resolve, 100))
+      const ms = performance.now() - t0
+      await d.close()
+      return { ms }
+    }
     default:
       throw new Error(`unknown workload ${spec.workload}`)
   }

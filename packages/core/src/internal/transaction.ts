@@ -20,10 +20,11 @@ const immediate = (sql: SqlClient.SqlClient): WriteTransaction =>
     acquireConnection: Effect.flatMap(Scope.make(), (scope) =>
       Effect.map(Scope.extend(sql.reserve, scope), (conn) => [scope, conn] as const)
     ),
-    begin: (conn) => conn.executeUnprepared("BEGIN IMMEDIATE", [], undefined),
+    // BEGIN / COMMIT / ROLLBACK go through the prepared-statement cache: they run on every completion.
+    begin: (conn) => conn.execute("BEGIN IMMEDIATE", [], undefined),
     savepoint: (conn, id) => conn.executeUnprepared(`SAVEPOINT effect_sql_${id}`, [], undefined),
-    commit: (conn) => conn.executeUnprepared("COMMIT", [], undefined),
-    rollback: (conn) => conn.executeUnprepared("ROLLBACK", [], undefined),
+    commit: (conn) => conn.execute("COMMIT", [], undefined),
+    rollback: (conn) => conn.execute("ROLLBACK", [], undefined),
     rollbackSavepoint: (conn, id) => conn.executeUnprepared(`ROLLBACK TO SAVEPOINT effect_sql_${id}`, [], undefined)
   })
 
