@@ -11,8 +11,8 @@ import type { LogEntry, Progress, Run, StepRecord } from "@durably/core/Run"
 import type { Disposition, RunFilter, Store } from "@durably/core/Store"
 import { Worker } from "@durably/core/Worker"
 import type { SqlClient } from "@effect/sql"
-import type { Duration, Scope } from "effect"
-import { Cause, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema, Stream } from "effect"
+import type { Duration } from "effect"
+import { Cause, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema, Scope, Stream } from "effect"
 import type { AnyJobDefinition, JobDefinition } from "./defineJob.js"
 import { engineJob } from "./defineJob.js"
 import { CorruptRowError, DurablyError, StoreError, ValidationError } from "./errors.js"
@@ -202,22 +202,42 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
       }
     }
   }
-  // One subscription, made when the runtime is built, feeds every listener in event order.
+  // One subscription feeds every listener in event order. It is opened with the
+  // first listener (or when the runtime is built, if listeners came first), so
+  // an instance nobody listens to pays nothing per event.
+  let startDispatcher: Effect.Effect<void> | undefined
+  let dispatching = false
   const dispatcher = Layer.scopedDiscard(
     Effect.gen(function* () {
       const bus = yield* EventBus.EventBus
-      const events = yield* bus.subscribe
-      yield* Effect.forkScoped(
-        Effect.forever(
-          Effect.flatMap(Queue.takeBetween(events, 1, Number.MAX_SAFE_INTEGER), (chunk) =>
-            Effect.sync(() => {
-              for (const event of chunk) dispatch(event)
-            })
+      const scope = yield* Effect.scope
+      startDispatcher = Effect.suspend(() => {
+        if (dispatching) return Effect.void
+        dispatching = true
+        return Effect.flatMap(Scope.extend(bus.subscribe, scope), (events) =>
+          Effect.asVoid(
+            Effect.forkIn(
+              Effect.forever(
+                Effect.flatMap(Queue.takeBetween(events, 1, Number.MAX_SAFE_INTEGER), (chunk) =>
+                  Effect.sync(() => {
+                    for (const event of chunk) dispatch(event)
+                  })
+                )
+              ),
+              scope
+            )
           )
         )
-      )
+      })
+      if (listeners.size > 0) yield* startDispatcher
     })
   )
+  /** Opens the listeners' subscription once the runtime exists and someone listens. */
+  const ensureDispatching = () => {
+    if (built && !disposed && !dispatching && listeners.size > 0 && startDispatcher !== undefined) {
+      runtime.runSync(startDispatcher)
+    }
+  }
 
   const storage = SqlStore.layerMigrated.pipe(Layer.provideMerge(clientLayer(options.database, options)))
   const layer = Layer.merge(Engine.layer(engineOptions), dispatcher).pipe(
@@ -255,6 +275,7 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
     try {
       await runtime.runtime()
       built = true
+      ensureDispatching()
     } catch (error) {
       const facadeError = toFacadeError(error)
       if (facadeError instanceof DurablyError) throw facadeError
@@ -430,6 +451,7 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
     on: (type, listener) => {
       const forType = listeners.get(type) ?? new Set()
       listeners.set(type, forType)
+      ensureDispatching()
       const entry = listener as (event: DurablyEvent) => void
       forType.add(entry)
       return () => {
