@@ -32,13 +32,22 @@ interface Config extends ExecutionConfig {
   readonly shutdownTimeoutMs: number
   readonly autoStart: boolean
   /** Finished runs older than this are purged while the worker is idle; undefined keeps them. */
-  retainRunsMs: number | undefined
+  readonly retainRunsMs: number | undefined
 }
 
 const randomWorkerId = (): string => {
   const bytes = new Uint8Array(6)
   globalThis.crypto.getRandomValues(bytes)
   return `worker-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`
+}
+
+/** `retainRuns` in milliseconds, or undefined when absent or not a positive finite duration. */
+const retention = (input: Duration.DurationInput | undefined): number | undefined => {
+  if (input === undefined) return undefined
+  const retain = Duration.decodeUnknown(input)
+  if (Option.isNone(retain) || !Duration.isFinite(retain.value)) return undefined
+  const ms = Duration.toMillis(retain.value)
+  return ms > 0 ? ms : undefined
 }
 
 /** Names taken twice within `added`, or already taken in `registered` by a different job. */
@@ -73,20 +82,15 @@ export const validateOptions = <J extends Job.Any>(options: Options<J>): Effect.
     shutdownTimeoutMs: positiveInt("shutdownTimeoutMs", options.shutdownTimeoutMs, 30_000),
     preserveSteps: options.preserveSteps ?? false,
     autoStart: options.autoStart ?? true,
-    retainRunsMs: undefined
+    retainRunsMs: retention(options.retainRuns)
   }
   if (config.workerId.length === 0) issues.push({ path: ["workerId"], message: "must not be empty" })
   if (config.leaseRenewIntervalMs >= config.leaseMs) {
     issues.push({ path: ["leaseRenewIntervalMs"], message: `must be less than leaseMs (${config.leaseMs})` })
   }
   issues.push(...checkJobNames(options.jobs, new Map()))
-  if (options.retainRuns !== undefined) {
-    const retain = Duration.decodeUnknown(options.retainRuns)
-    if (Option.isNone(retain) || !Duration.isFinite(retain.value) || Duration.toMillis(retain.value) <= 0) {
-      issues.push({ path: ["retainRuns"], message: `must be a positive duration, got ${String(options.retainRuns)}` })
-    } else {
-      config.retainRunsMs = Duration.toMillis(retain.value)
-    }
+  if (options.retainRuns !== undefined && config.retainRunsMs === undefined) {
+    issues.push({ path: ["retainRuns"], message: `must be a positive duration, got ${String(options.retainRuns)}` })
   }
   return issues.length > 0 ? Effect.fail(new ValidationError({ subject: "options", issues })) : Effect.succeed(config)
 }
