@@ -6,6 +6,7 @@
  */
 import { Durably } from "@durably/core/Durably"
 import type { DurablyEvent } from "@durably/core/DurablyEvent"
+import { terminalEventTypes } from "@durably/core/DurablyEvent"
 import { EventBus } from "@durably/core/EventBus"
 import type { Labels, Run } from "@durably/core/Run"
 import type { RunFilter } from "@durably/core/Store"
@@ -300,7 +301,8 @@ export const handlers = <Ctx>(options?: Options<Ctx>) =>
               ),
               Stream.tap((event) =>
                 Effect.sync(() => {
-                  if (event.type === "run:delete" && event.runId !== undefined) cache.delete(event.runId)
+                  // A finished run's labels are read again if it is ever retried, so the cache stays small.
+                  if (terminalEventTypes.includes(event.type) && event.runId !== undefined) cache.delete(event.runId)
                 })
               )
             )

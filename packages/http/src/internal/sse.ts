@@ -3,6 +3,7 @@
 // latest wins; a held one is sent before the run's next event, or when its
 // interval is up).
 import type { DurablyEvent } from "@durably/core/DurablyEvent"
+import { terminalEventTypes } from "@durably/core/DurablyEvent"
 import { Clock, Duration, Effect, Stream } from "effect"
 
 export interface SseOptions {
@@ -53,9 +54,7 @@ const step = (throttleMs: number) => (state: State, item: Item, now: number): Ar
       // Anything else of the run: first the progress it held back, so order is kept.
       const held = state.held.get(event.runId)
       state.held.delete(event.runId)
-      if (event.type === "run:complete" || event.type === "run:fail" || event.type === "run:cancel" || event.type === "run:delete") {
-        state.sentAt.delete(event.runId)
-      }
+      if (terminalEventTypes.includes(event.type)) state.sentAt.delete(event.runId)
       return held === undefined ? [frame(event)] : [frame(held), frame(event)]
     }
   }
