@@ -67,12 +67,7 @@ const fromCoreError = (error: CoreError): Errors.DurablyError => {
 
 /** A failure as the facade throws it. */
 export const toFacadeError = (error: unknown): unknown => {
-  if (isCoreError(error)) return fromCoreError(error)
-  // Opening the database failed (a bad path, an unreachable server).
-  if (error instanceof Error && "_tag" in error && (error._tag === "SqlError" || error._tag === "ConfigError")) {
-    return new Errors.StoreError({ operation: "connect", detail: error.message }, { cause: error })
-  }
-  return error
+  return isCoreError(error) ? fromCoreError(error) : error
 }
 
 /** The value of an exit, or its failure thrown as the facade's error. */
