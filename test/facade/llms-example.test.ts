@@ -97,9 +97,23 @@ interface User {
 const directory: Record<string, number> = { org_123: 3, org_456: 5 }
 const userCount = (orgId: string): number => directory[orgId] ?? 1
 
+/** Per-org gates: `hold(orgId)` makes that org's calls wait until its returned function is called. */
+const makeHolds = () => {
+  const gates = new Map<string, Gate>()
+  return {
+    get: (orgId: string) => gates.get(orgId),
+    hold: (orgId: string): (() => void) => {
+      const gate = makeGate()
+      gates.set(orgId, gate)
+      return gate.open
+    },
+    releaseAll: () => gates.forEach((gate) => gate.open())
+  }
+}
+
 /** The users API the job fetches from: per-org holds, outages, and a record of calls and aborts. */
 const makeApi = () => {
-  const holds = new Map<string, Gate>()
+  const holds = makeHolds()
   const calls: Array<string> = []
   const aborted: Array<string> = []
   const down = new Set<string>(["org_broken"])
@@ -108,12 +122,8 @@ const makeApi = () => {
     aborted,
     down,
     /** Makes `fetchUsers` for this org wait until the returned function is called. */
-    hold: (orgId: string): (() => void) => {
-      const gate = makeGate()
-      holds.set(orgId, gate)
-      return gate.open
-    },
-    releaseAll: () => holds.forEach((gate) => gate.open()),
+    hold: holds.hold,
+    releaseAll: holds.releaseAll,
     fetchUsers: async (orgId: string, { signal }: { readonly signal: AbortSignal }): Promise<Array<User>> => {
       calls.push(orgId)
       const gate = holds.get(orgId)
@@ -129,7 +139,7 @@ const makeApi = () => {
 
 /** The database the job saves into; every save records when it started and ended, per run. */
 const makeDb = () => {
-  const holds = new Map<string, Gate>()
+  const holds = makeHolds()
   const users = new Map<string, User>()
   const timeline: Array<{ readonly runId: string; readonly event: "start" | "end" }> = []
   const aborted: Array<string> = []
@@ -138,12 +148,8 @@ const makeDb = () => {
     timeline,
     aborted,
     /** Makes saving this org's users wait until the returned function is called. */
-    hold: (orgId: string): (() => void) => {
-      const gate = makeGate()
-      holds.set(orgId, gate)
-      return gate.open
-    },
-    releaseAll: () => holds.forEach((gate) => gate.open()),
+    hold: holds.hold,
+    releaseAll: holds.releaseAll,
     upsertUsers: async (
       orgId: string,
       batch: ReadonlyArray<User>,
