@@ -18,11 +18,13 @@ import { ConflictError, CorruptRowError, LeaseLostError, NotFoundError, StoreErr
 import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
 import { keyBlocks, migrate } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
+import * as SqliteDirect from "./internal/sqliteDirect.js"
 import { storeErrors, writeTransaction } from "./internal/transaction.js"
 import type { Run, RunStatus } from "./Run.js"
 import { terminalStatuses } from "./Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, RunFilter, StepWrite, TerminalOptions } from "./Store.js"
 import { Store } from "./Store.js"
+import { SyncSqlite } from "./SyncSqlite.js"
 
 type Row = Record<string, unknown>
 
@@ -449,22 +451,20 @@ export const make = Effect.gen(function* () {
       storeErrors("getLogs")
     )
 
+  // SQLite with direct access to its connection: the hot path on prepared statements.
+  const direct = isPg ? Option.none() : yield* Effect.serviceOption(SyncSqlite)
+  const hot = Option.match(direct, {
+    onNone: () => ({ enqueue, enqueueBatch, claim, renew, persistStep, progress, log, complete, fail, release }),
+    onSome: (sync) => SqliteDirect.make(sync, failCorruptClaim, createdRun)
+  })
+
   return Store.of({
     migrate: migrate.pipe(
       Effect.provideService(SqlClient.SqlClient, sql),
       storeErrors("migrate"),
       Effect.catchTag("MigrationError", (cause) => Effect.fail(new StoreError({ operation: "migrate", cause })))
     ),
-    enqueue,
-    enqueueBatch,
-    claim,
-    renew,
-    persistStep,
-    progress,
-    log,
-    complete,
-    fail,
-    release,
+    ...hot,
     cancel,
     retry,
     deleteRun,

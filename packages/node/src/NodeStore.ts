@@ -6,13 +6,14 @@
  */
 import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { SqliteClient } from "@effect/sql-sqlite-node"
 import type { Store } from "@durably/core/Store"
+import type { SyncSqlite } from "@durably/core/SyncSqlite"
 import { SqlStore } from "@durably/core"
 import type { StoreError } from "@durably/core/DurablyError"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { ConfigError } from "effect/ConfigError"
-import { Effect, Layer, Redacted } from "effect"
+import { Layer, Redacted } from "effect"
+import * as SqliteClient from "./internal/sqliteClient.js"
 
 /**
  * @since 0.1.0
@@ -28,21 +29,18 @@ export interface SqliteOptions {
 }
 
 /**
- * A SQLite `SqlClient` in WAL mode with the pragmas a job queue wants.
+ * A SQLite `SqlClient` in WAL mode with the pragmas a job queue wants. It also
+ * provides `SyncSqlite`, through which `SqlStore` runs its hot statements.
  *
  * @since 0.1.0
  * @category layers
  */
-export const sqliteClient = (
-  options: SqliteOptions
-): Layer.Layer<SqlClient.SqlClient | SqliteClient.SqliteClient, ConfigError | SqlError> =>
-  Layer.effectDiscard(
-    Effect.gen(function* () {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql.unsafe(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`)
-      yield* sql.unsafe(`PRAGMA synchronous = ${options.synchronous ?? "NORMAL"}`)
-    })
-  ).pipe(Layer.provideMerge(SqliteClient.layer({ filename: options.filename })))
+export const sqliteClient = (options: SqliteOptions): Layer.Layer<SqlClient.SqlClient | SyncSqlite, SqlError> =>
+  SqliteClient.layer({
+    filename: options.filename,
+    synchronous: options.synchronous ?? "NORMAL",
+    busyTimeoutMs: Math.trunc(options.busyTimeoutMs ?? 5000)
+  })
 
 /**
  * @since 0.1.0
@@ -73,7 +71,7 @@ export const pgClient = (
  */
 export const sqlite = (
   options: SqliteOptions
-): Layer.Layer<Store | SqlClient.SqlClient, ConfigError | SqlError | StoreError> =>
+): Layer.Layer<Store | SqlClient.SqlClient | SyncSqlite, SqlError | StoreError> =>
   SqlStore.layerMigrated.pipe(Layer.provideMerge(sqliteClient(options)))
 
 /**

@@ -1,9 +1,9 @@
-// One execution of a claimed run, in its own Scope: the job fiber, the lease
-// renewal fiber forked into that scope, and the terminal write. The job fiber
-// is interrupted when the lease is lost (a fenced write matched no row), when
-// the run is cancelled, or when the worker shuts down; closing the scope stops
-// renewal.
-import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Schema } from "effect"
+// One execution of a claimed run: a fiber that prepares the run, forks the job
+// on a fiber of its own, and makes the terminal write once the job is over. The
+// job fiber is interrupted when the lease is lost (a fenced write matched no
+// row), when the run is cancelled, or when the worker shuts down. The lease is
+// renewed by the engine's lease keeper, which calls `renew` when it is due.
+import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Schema } from "effect"
 import type { DurablyEvent } from "../DurablyEvent.js"
 import type { LeaseLostError, StoreError } from "../DurablyError.js"
 import { CorruptRowError, DuplicateStepError } from "../DurablyError.js"
@@ -26,10 +26,31 @@ export type StopReason = "lease-lost" | "cancelled" | "shutdown"
 
 export interface Execution {
   readonly runId: string
-  /** Stops the job fiber; the first reason given wins. */
+  /** Stops the job fiber and waits for the execution to finish; the first reason given wins. */
   readonly stop: (reason: StopReason) => Effect.Effect<void>
   /** Completes when the execution has finished all its writes. */
   readonly done: Effect.Effect<void>
+  /** When the lease is next due for renewal (epoch ms); infinite while a renewal is under way. */
+  readonly renewalDueAt: () => number
+  /** Renews the lease; a lost lease stops the job. */
+  readonly renew: Effect.Effect<void>
+}
+
+/** What the engine hears from an execution. */
+export interface Hooks {
+  /** Called with the execution before its fiber starts. */
+  readonly started: (execution: Execution) => void
+  /** Runs once the execution has finished its writes. */
+  readonly finished: Effect.Effect<void>
+}
+
+/** The state an execution shares between its fiber, the job fiber and whoever stops it. */
+interface Control {
+  reason: StopReason | undefined
+  jobFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  /** The lease's expiry as last written (claim, renewal or step write), epoch ms. */
+  expiresAt: number
+  renewing: boolean
 }
 
 interface Deps<R> {
@@ -50,39 +71,122 @@ const storeRetryMs = 250
 /** The current time from the `Clock`, as a `Date` (event timestamps). */
 export const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
 
+/** Records why the execution stops (the first reason wins) and interrupts the job, if it runs. */
+const halt = (control: Control, reason: StopReason): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    control.reason ??= reason
+    const fiber = control.jobFiber
+    return fiber === undefined ? Effect.void : Fiber.interruptFork(fiber)
+  })
+
 /**
  * Starts executing `run` on a forked fiber and returns its handle at once.
  * `job` is undefined when no job of that name is registered in this process.
  */
-export const start = <R>(run: Run, job: Job.Any | undefined, deps: Deps<R>): Effect.Effect<Execution> =>
+export const start = <R>(run: Run, job: Job.Any | undefined, deps: Deps<R>, hooks: Hooks): Effect.Effect<Execution> =>
   Effect.gen(function* () {
-    const stopped = yield* Deferred.make<StopReason>()
     const finished = yield* Deferred.make<void>()
-    // Interruptible even when started from the worker's uninterruptible claim region.
-    const fiber = yield* execute(run, job, deps, stopped).pipe(
-      Effect.interruptible,
-      Effect.ensuring(Deferred.succeed(finished, undefined)),
-      Effect.forkDaemon
-    )
-    return {
+    const control: Control = {
+      reason: undefined,
+      jobFiber: undefined,
+      expiresAt: run.leaseExpiresAt?.getTime() ?? 0,
+      renewing: false
+    }
+    const writes = fencedWrites(run, deps, control)
+    let fiber: Fiber.RuntimeFiber<void> | undefined
+    const execution: Execution = {
       runId: run.id,
       stop: (reason) =>
-        Effect.zipRight(Deferred.succeed(stopped, reason), Deferred.await(finished)).pipe(
-          Effect.onInterrupt(() => Fiber.interrupt(fiber))
+        Effect.zipRight(halt(control, reason), Deferred.await(finished)).pipe(
+          Effect.onInterrupt(() => (fiber === undefined ? Effect.void : Fiber.interrupt(fiber)))
         ),
-      done: Deferred.await(finished)
+      done: Deferred.await(finished),
+      renewalDueAt: () =>
+        control.renewing ? Number.POSITIVE_INFINITY : control.expiresAt - deps.config.leaseMs + deps.config.leaseRenewIntervalMs,
+      renew: writes.renew
     }
+    hooks.started(execution)
+    // Interruptible even when started from the worker's uninterruptible claim region.
+    fiber = yield* execute(run, job, deps, control, writes).pipe(
+      Effect.interruptible,
+      Effect.ensuring(Effect.zipRight(hooks.finished, Deferred.succeed(finished, undefined))),
+      Effect.forkDaemon
+    )
+    return execution
   })
+
+/** The fenced writes of one lease holder, with lease loss and store failures handled. */
+const fencedWrites = <R>(run: Run, deps: Deps<R>, control: Control) => {
+  const { bus, config, store } = deps
+  const lease: Lease = { runId: run.id, generation: run.leaseGeneration }
+  const base: Base = { runId: run.id, jobName: run.jobName }
+
+  const reportError = (cause: unknown) =>
+    Effect.flatMap(now, (timestamp) =>
+      bus.publish({ type: "worker:error", timestamp, error: describeFailure(cause), ...base })
+    )
+
+  /** The lease is gone: record why, stop the job, and stop the calling fiber. */
+  const lose = Effect.zipRight(halt(control, "lease-lost"), Effect.interrupt)
+
+  /**
+   * A fenced write; lease loss stops the job. A failing store is retried until
+   * the lease expiry as it stood at the first failure (renewals moving it on
+   * must not turn a permanent failure into endless retries).
+   */
+  const write = <A>(effect: Effect.Effect<A, StoreError | LeaseLostError>, deadline?: number): Effect.Effect<A> =>
+    effect.pipe(
+      Effect.catchTag("StoreError", (error) =>
+        Effect.flatMap(Clock.currentTimeMillis, (ms) => {
+          const giveUpAt = deadline ?? control.expiresAt
+          return ms + storeRetryMs < giveUpAt
+            ? Effect.zipRight(Effect.sleep(Duration.millis(storeRetryMs)), write(effect, giveUpAt))
+            : Effect.zipRight(reportError(error), lose)
+        })
+      ),
+      Effect.catchTag("LeaseLostError", () => lose)
+    )
+
+  /** A step write extended the lease: the next renewal is due one interval later. */
+  const heartbeat = Effect.map(Clock.currentTimeMillis, (ms) => {
+    control.expiresAt = ms + config.leaseMs
+  })
+
+  // A renewal that keeps failing gives up at the expiry it last wrote, since past
+  // that another worker may hold the run.
+  const renew = Effect.suspend(() => {
+    if (control.renewing || control.reason !== undefined) return Effect.void
+    control.renewing = true
+    return write(store.renew(lease, config.leaseMs)).pipe(
+      Effect.tap((renewed) => {
+        control.expiresAt = renewed
+        return Effect.flatMap(now, (timestamp) =>
+          bus.publish({
+            type: "run:lease-renewed",
+            ...base,
+            timestamp,
+            leaseOwner: config.workerId,
+            leaseExpiresAt: new Date(renewed)
+          })
+        )
+      }),
+      Effect.ensuring(Effect.sync(() => (control.renewing = false))),
+      Effect.asVoid
+    )
+  })
+
+  return { lease, base, write, heartbeat, renew, reportError }
+}
 
 const execute = <R>(
   run: Run,
   job: Job.Any | undefined,
   deps: Deps<R>,
-  stopped: Deferred.Deferred<StopReason>
+  control: Control,
+  writes: ReturnType<typeof fencedWrites>
 ): Effect.Effect<void> => {
   const { bus, config, store } = deps
-  const lease: Lease = { runId: run.id, generation: run.leaseGeneration }
-  const base: Base = { runId: run.id, jobName: run.jobName }
+  const { base, heartbeat, lease, reportError, write } = writes
   const terminal = { deleteSteps: !config.preserveSteps }
 
   const publish = (event: DurablyEvent) => bus.publish(event)
@@ -94,215 +198,147 @@ const execute = <R>(
       Effect.catchAll((cause) => reportError(cause))
     )
 
-  const reportError = (cause: unknown) =>
-    Effect.flatMap(now, (timestamp) =>
-      publish({ type: "worker:error", timestamp, error: describeFailure(cause), ...base })
-    )
+  /** A stop from outside: shutdown hands the run back at once so any worker resumes it; a lost or cancelled lease is not ours to write to any more. */
+  const stopped = (reason: StopReason) => (reason === "shutdown" ? Effect.ignore(store.release(lease)) : Effect.void)
 
-  return Effect.scoped(
-    Effect.gen(function* () {
-      const leasedAt = yield* now
-      yield* publish({
-        type: "run:leased",
-        ...base,
-        timestamp: leasedAt,
-        leaseOwner: config.workerId,
-        leaseExpiresAt: run.leaseExpiresAt ?? leasedAt,
-        attempt: run.attempt
-      })
-      if (job === undefined) return yield* failRun(`unknown job: ${run.jobName}`, null)
-
-      const decodedInput = yield* Effect.either(Schema.decodeUnknown(job.input)(run.input))
-      if (decodedInput._tag === "Left") {
-        return yield* failRun(`invalid input: ${describeFailure(decodedInput.left)}`, null)
-      }
-
-      const stored = new Map<string, unknown>()
-      if (run.attempt > 1) {
-        // A run claimed before may have completed steps; a first claim has none.
-        const steps = yield* store.getSteps(run.id)
-        for (const step of steps) if (step.status === "completed") stored.set(step.name, step.output)
-      }
-
-      // The lease's expiry as last written (claim, renewal or step write).
-      let expiresAt = run.leaseExpiresAt?.getTime() ?? 0
-      let failedStepName: string | null = null
-      let currentStep: string | null = null
-      let nextIndex = 0
-      const usedNames = new Set<string>()
-
-      /** The lease is gone: record why and stop the calling fiber (the job's, or renewal's). */
-      const lose = Effect.zipRight(Deferred.succeed(stopped, "lease-lost"), Effect.interrupt)
-
-      /**
-       * A fenced write; lease loss stops the job. A failing store is retried until
-       * the lease expiry as it stood at the first failure (renewals moving it on
-       * must not turn a permanent failure into endless retries).
-       */
-      const fencedWrite = <A>(
-        write: Effect.Effect<A, StoreError | LeaseLostError>,
-        deadline?: number
-      ): Effect.Effect<A> =>
-        write.pipe(
-          Effect.catchTag("StoreError", (error) =>
-            Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-              const giveUpAt = deadline ?? expiresAt
-              return ms + storeRetryMs < giveUpAt
-                ? Effect.zipRight(Effect.sleep(Duration.millis(storeRetryMs)), fencedWrite(write, giveUpAt))
-                : Effect.zipRight(reportError(error), lose)
-            })
-          ),
-          Effect.catchTag("LeaseLostError", () => lose)
-        )
-
-      const heartbeat = Effect.map(Clock.currentTimeMillis, (ms) => {
-        expiresAt = ms + config.leaseMs
-      })
-
-      const stepService = Step.of({
-        runId: run.id,
-        jobName: run.jobName,
-        run: <A, E, R2, I>(
-          name: string,
-          effect: Effect.Effect<A, E, R2>,
-          options?: { readonly schema?: Schema.Schema<A, I> | undefined }
-        ): Effect.Effect<A, E | DuplicateStepError, R2> =>
-          Effect.suspend((): Effect.Effect<A, E | DuplicateStepError, R2> => {
-            if (usedNames.has(name)) return Effect.fail(new DuplicateStepError({ runId: run.id, stepName: name }))
-            usedNames.add(name)
-            const stepIndex = nextIndex++
-            const schema = options?.schema
-            if (stored.has(name)) {
-              const output = stored.get(name)
-              return schema === undefined
-                ? Effect.succeed(output as A)
-                : Effect.orDieWith(
-                    Schema.decodeUnknown(schema)(output),
-                    (error) =>
-                      new CorruptRowError({ table: "durably_steps", runId: run.id, detail: `${name}: ${error.message}` })
-                  )
-            }
-            const stepBase = { ...base, stepName: name, stepIndex }
-            return Effect.gen(function* () {
-              const startedAt = yield* Clock.currentTimeMillis
-              yield* publish({ type: "step:start", ...stepBase, timestamp: new Date(startedAt) })
-              currentStep = name
-              // An interrupted step (cancel, lost lease, shutdown) reports it from a finalizer,
-              // since the interrupted fiber runs nothing after the step.
-              const exit = yield* Effect.exit(
-                Effect.onInterrupt(effect, () =>
-                  Effect.flatMap(now, (timestamp) => publish({ type: "step:cancel", ...stepBase, timestamp }))
-                )
-              )
-              currentStep = null
-              if (Exit.isSuccess(exit)) {
-                const output =
-                  schema === undefined ? exit.value : yield* Effect.orDie(Schema.encode(schema)(exit.value))
-                yield* fencedWrite(
-                  store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt })
-                )
-                yield* heartbeat
-                yield* publish({ type: "step:complete", ...stepBase, timestamp: yield* now, output })
-                return exit.value
-              }
-              if (Cause.isInterruptedOnly(exit.cause)) return yield* exit
-              failedStepName = name
-              const error = describeFailure(Cause.squash(exit.cause))
-              yield* fencedWrite(store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt }))
-              yield* heartbeat
-              yield* publish({ type: "step:fail", ...stepBase, timestamp: yield* now, error })
-              return yield* exit
-            })
-          }),
-        progress: (current, total, message) =>
-          Effect.gen(function* () {
-            const progress = {
-              current,
-              ...(total === undefined ? {} : { total }),
-              ...(message === undefined ? {} : { message })
-            }
-            yield* fencedWrite(store.progress(lease, progress))
-            yield* publish({ type: "run:progress", ...base, timestamp: yield* now, progress })
-          }),
-        log: (level, message, data) =>
-          Effect.gen(function* () {
-            const stepName = currentStep
-            yield* fencedWrite(store.log(lease, { stepName, level, message, data }))
-            yield* publish({ type: "log:write", ...base, timestamp: yield* now, level, message, data, stepName })
-          })
-      })
-
-      // The job's own requirements come from the engine's context; `Step` from this execution.
-      // The layer's type made its user check that `deps.context` holds every job's requirements.
-      const program = Effect.provide(
-        job.run(decodedInput.right) as Effect.Effect<unknown, unknown, R | Step>,
-        Context.add(deps.context, Step, stepService)
-      ) as Effect.Effect<unknown, unknown>
-      const jobFiber = yield* Effect.fork(program)
-
-      // Renewal: the next renewal is due one interval after the last heartbeat
-      // (claim, renewal or step write); a renewal that keeps failing gives up at
-      // the expiry it last wrote, since past that another worker may hold the run.
-      const renewal = Effect.gen(function* () {
-        while (true) {
-          const ms = yield* Clock.currentTimeMillis
-          const due = expiresAt - config.leaseMs + config.leaseRenewIntervalMs
-          if (due > ms) {
-            yield* Effect.sleep(Duration.millis(due - ms))
-            continue
-          }
-          const renewed = yield* fencedWrite(store.renew(lease, config.leaseMs))
-          expiresAt = renewed
-          yield* publish({
-            type: "run:lease-renewed",
-            ...base,
-            timestamp: yield* now,
-            leaseOwner: config.workerId,
-            leaseExpiresAt: new Date(renewed)
-          })
-        }
-      })
-      const renewalFiber = yield* Effect.forkScoped(renewal)
-      // A stop from outside (cancel, shutdown, lost lease) interrupts the job fiber.
-      yield* Effect.forkScoped(Effect.zipRight(Deferred.await(stopped), Fiber.interrupt(jobFiber)))
-
-      const exit = yield* Fiber.await(jobFiber)
-      yield* Fiber.interrupt(renewalFiber)
-      const reason = yield* Deferred.poll(stopped)
-
-      if (Option.isSome(reason)) {
-        const why = yield* reason.value
-        // Shutdown hands the run back at once so any worker resumes it; a lost or
-        // cancelled lease is not ours to write to any more.
-        if (why === "shutdown") yield* Effect.ignore(store.release(lease))
-        return
-      }
-      if (Exit.isSuccess(exit)) {
-        const encoded =
-          job.output === undefined
-            ? Either.right(exit.value)
-            : yield* Effect.either(Schema.encodeUnknown(job.output)(exit.value))
-        if (encoded._tag === "Left") {
-          return yield* failRun(`invalid output: ${describeFailure(encoded.left)}`, null)
-        }
-        const completed = yield* Effect.either(store.complete(lease, encoded.right, terminal))
-        if (completed._tag === "Left") return yield* reportError(completed.left)
-        const timestamp = yield* now
-        const startedAt = completed.right.startedAt?.getTime() ?? leasedAt.getTime()
-        return yield* publish({
-          type: "run:complete",
-          ...base,
-          timestamp,
-          output: encoded.right,
-          durationMs: timestamp.getTime() - startedAt
-        })
-      }
-      if (Cause.isInterruptedOnly(exit.cause)) {
-        // Interrupted with no stop reason: the renewal fiber found the lease lost.
-        return
-      }
-      return yield* failRun(describeFailure(Cause.squash(exit.cause)), failedStepName)
+  return Effect.gen(function* () {
+    const leasedAt = yield* now
+    yield* publish({
+      type: "run:leased",
+      ...base,
+      timestamp: leasedAt,
+      leaseOwner: config.workerId,
+      leaseExpiresAt: run.leaseExpiresAt ?? leasedAt,
+      attempt: run.attempt
     })
-  ).pipe(Effect.catchAllCause((cause) => reportError(Cause.squash(cause))))
-}
+    if (job === undefined) return yield* failRun(`unknown job: ${run.jobName}`, null)
 
+    const decodedInput = yield* Effect.either(Schema.decodeUnknown(job.input)(run.input))
+    if (decodedInput._tag === "Left") {
+      return yield* failRun(`invalid input: ${describeFailure(decodedInput.left)}`, null)
+    }
+
+    const stored = new Map<string, unknown>()
+    if (run.attempt > 1) {
+      // A run claimed before may have completed steps; a first claim has none.
+      const steps = yield* store.getSteps(run.id)
+      for (const step of steps) if (step.status === "completed") stored.set(step.name, step.output)
+    }
+
+    let failedStepName: string | null = null
+    let currentStep: string | null = null
+    let nextIndex = 0
+    const usedNames = new Set<string>()
+
+    const stepService = Step.of({
+      runId: run.id,
+      jobName: run.jobName,
+      run: <A, E, R2, I>(
+        name: string,
+        effect: Effect.Effect<A, E, R2>,
+        options?: { readonly schema?: Schema.Schema<A, I> | undefined }
+      ): Effect.Effect<A, E | DuplicateStepError, R2> =>
+        Effect.suspend((): Effect.Effect<A, E | DuplicateStepError, R2> => {
+          if (usedNames.has(name)) return Effect.fail(new DuplicateStepError({ runId: run.id, stepName: name }))
+          usedNames.add(name)
+          const stepIndex = nextIndex++
+          const schema = options?.schema
+          if (stored.has(name)) {
+            const output = stored.get(name)
+            return schema === undefined
+              ? Effect.succeed(output as A)
+              : Effect.orDieWith(
+                  Schema.decodeUnknown(schema)(output),
+                  (error) =>
+                    new CorruptRowError({ table: "durably_steps", runId: run.id, detail: `${name}: ${error.message}` })
+                )
+          }
+          const stepBase = { ...base, stepName: name, stepIndex }
+          return Effect.gen(function* () {
+            const startedAt = yield* Clock.currentTimeMillis
+            yield* publish({ type: "step:start", ...stepBase, timestamp: new Date(startedAt) })
+            currentStep = name
+            // An interrupted step (cancel, lost lease, shutdown) reports it from a finalizer,
+            // since the interrupted fiber runs nothing after the step.
+            const exit = yield* Effect.exit(
+              Effect.onInterrupt(effect, () =>
+                Effect.flatMap(now, (timestamp) => publish({ type: "step:cancel", ...stepBase, timestamp }))
+              )
+            )
+            currentStep = null
+            if (Exit.isSuccess(exit)) {
+              const output =
+                schema === undefined ? exit.value : yield* Effect.orDie(Schema.encode(schema)(exit.value))
+              yield* write(store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt }))
+              yield* heartbeat
+              yield* publish({ type: "step:complete", ...stepBase, timestamp: yield* now, output })
+              return exit.value
+            }
+            if (Cause.isInterruptedOnly(exit.cause)) return yield* exit
+            failedStepName = name
+            const error = describeFailure(Cause.squash(exit.cause))
+            yield* write(store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt }))
+            yield* heartbeat
+            yield* publish({ type: "step:fail", ...stepBase, timestamp: yield* now, error })
+            return yield* exit
+          })
+        }),
+      progress: (current, total, message) =>
+        Effect.gen(function* () {
+          const progress = {
+            current,
+            ...(total === undefined ? {} : { total }),
+            ...(message === undefined ? {} : { message })
+          }
+          yield* write(store.progress(lease, progress))
+          yield* publish({ type: "run:progress", ...base, timestamp: yield* now, progress })
+        }),
+      log: (level, message, data) =>
+        Effect.gen(function* () {
+          const stepName = currentStep
+          yield* write(store.log(lease, { stepName, level, message, data }))
+          yield* publish({ type: "log:write", ...base, timestamp: yield* now, level, message, data, stepName })
+        })
+    })
+
+    // The job's own requirements come from the engine's context; `Step` from this execution.
+    // The layer's type made its user check that `deps.context` holds every job's requirements.
+    const program = Effect.provide(
+      job.run(decodedInput.right) as Effect.Effect<unknown, unknown, R | Step>,
+      Context.add(deps.context, Step, stepService)
+    ) as Effect.Effect<unknown, unknown>
+
+    if (control.reason !== undefined) return yield* stopped(control.reason)
+    const jobFiber = yield* Effect.fork(program)
+    control.jobFiber = jobFiber
+    // A stop that came between the check above and here found no fiber to interrupt.
+    if (control.reason !== undefined) yield* Fiber.interruptFork(jobFiber)
+    const exit = yield* Fiber.await(jobFiber)
+    control.jobFiber = undefined
+
+    if (control.reason !== undefined) return yield* stopped(control.reason)
+    if (Exit.isSuccess(exit)) {
+      const encoded =
+        job.output === undefined
+          ? Either.right(exit.value)
+          : yield* Effect.either(Schema.encodeUnknown(job.output)(exit.value))
+      if (encoded._tag === "Left") {
+        return yield* failRun(`invalid output: ${describeFailure(encoded.left)}`, null)
+      }
+      const completed = yield* Effect.either(store.complete(lease, encoded.right, terminal))
+      if (completed._tag === "Left") return yield* reportError(completed.left)
+      const timestamp = yield* now
+      const startedAt = completed.right.startedAt?.getTime() ?? leasedAt.getTime()
+      return yield* publish({
+        type: "run:complete",
+        ...base,
+        timestamp,
+        output: encoded.right,
+        durationMs: timestamp.getTime() - startedAt
+      })
+    }
+    // Interrupted with no stop reason (the job interrupted itself): leave the lease to expire.
+    if (Cause.isInterruptedOnly(exit.cause)) return
+    return yield* failRun(describeFailure(Cause.squash(exit.cause)), failedStepName)
+  }).pipe(Effect.catchAllCause((cause) => reportError(Cause.squash(cause))))
+}

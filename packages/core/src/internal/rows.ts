@@ -1,7 +1,7 @@
 // The row form of each table and its decoding into the domain form. Rows come
 // back from SQLite and PostgreSQL slightly differently (PG returns BIGINT as a
 // string), so the row schemas accept both and yield one domain value.
-import { Effect, ParseResult, Schema } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 import { CorruptRowError } from "../DurablyError.js"
 import * as Run from "../Run.js"
 
@@ -61,10 +61,11 @@ const runIdIn =
   (row: unknown): string =>
     typeof row === "object" && row !== null && column in row ? String((row as Record<string, unknown>)[column]) : "<unknown>"
 
+/** A synchronous decoder; its `Either` result is also an `Effect`. */
 const decoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idOf: (row: unknown) => string) => {
-  const decode = Schema.decodeUnknown(schema)
-  return (row: unknown): Effect.Effect<A, CorruptRowError> =>
-    Effect.mapError(
+  const decode = Schema.decodeUnknownEither(schema)
+  return (row: unknown): Either.Either<A, CorruptRowError> =>
+    Either.mapLeft(
       decode(row),
       (error) =>
         new CorruptRowError({ table, runId: idOf(row), detail: ParseResult.TreeFormatter.formatErrorSync(error) })

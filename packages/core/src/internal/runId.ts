@@ -1,7 +1,7 @@
 // Run ids: 26-character, lexicographically sortable (ULID layout: 48-bit time in
 // ms, then 80 random bits, Crockford base32). Within one generator, ids made in
 // the same millisecond increase, so trigger order is id order.
-import { Clock, Effect, Ref } from "effect"
+import { Clock, Effect } from "effect"
 
 const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -35,15 +35,19 @@ const increment = (digits: ReadonlyArray<number>): Array<number> => {
   return next
 }
 
-/** A generator of monotonic ids; make one per store. */
-export const makeRunIdGenerator = Effect.map(
-  Ref.make({ time: -1, random: [] as ReadonlyArray<number> }),
-  (state) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Ref.modify(state, (last) => {
-        const time = Math.max(now, last.time)
-        const random = time === last.time ? increment(last.random) : randomDigits().map((d, i) => (i === 0 ? d % 16 : d))
-        return [encodeTime(time) + random.map((d) => alphabet[d]).join(""), { time, random }]
-      })
-    )
-)
+/** A source of monotonic ids: each call gives the next id for the time `now` (epoch ms). */
+export const makeRunIdSource = (): ((now: number) => string) => {
+  let last = { time: -1, random: [] as ReadonlyArray<number> }
+  return (now) => {
+    const time = Math.max(now, last.time)
+    const random = time === last.time ? increment(last.random) : randomDigits().map((d, i) => (i === 0 ? d % 16 : d))
+    last = { time, random }
+    return encodeTime(time) + random.map((d) => alphabet[d]).join("")
+  }
+}
+
+/** A generator of monotonic ids on the `Clock`; make one per store. */
+export const makeRunIdGenerator = Effect.sync(() => {
+  const next = makeRunIdSource()
+  return Effect.map(Clock.currentTimeMillis, next)
+})

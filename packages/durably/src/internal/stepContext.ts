@@ -75,13 +75,17 @@ export const makeSteps = (runtime: Runtime.Runtime<Step.Step>, runId: string, si
     throwIfAborted: () => signal.throwIfAborted(),
     run: <T>(name: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> => {
       if (signal.aborted) return Promise.reject(abortReason(signal))
-      const body = Effect.tryPromise({
-        try: async (stepSignal) => {
-          const value = await fn(stepSignal)
+      // The step gets the job's signal: a step is only ever interrupted when its run is stopped.
+      const body = Effect.async<T, unknown>((resume) => {
+        const settle = async () => {
+          const value = await fn(signal)
           await writes
           return value
-        },
-        catch: (thrown) => thrown
+        }
+        settle().then(
+          (value) => resume(Effect.succeed(value)),
+          (thrown: unknown) => resume(Effect.fail(thrown))
+        )
       })
       return writes
         .then(() => fork(Step.run(name, body)))

@@ -1,0 +1,61 @@
+/**
+ * Synchronous access to the SQLite connection behind a `SqlClient`.
+ *
+ * SQLite drivers in Node (better-sqlite3) execute statements synchronously,
+ * and going through `SqlClient` for each one costs far more than the statement
+ * itself. A client layer that can offer its connection directly provides this
+ * service as well, and `SqlStore` then runs its hot statements (enqueue, claim,
+ * step writes, completion) on prepared statements through it. Without it the
+ * store uses `SqlClient` for everything, with the same SQL.
+ *
+ * @since 0.1.0
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import type { Effect } from "effect"
+import { Context } from "effect"
+
+/**
+ * A prepared statement.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SyncStatement {
+  /** Runs the statement and returns its rows (for statements with `RETURNING`, or a `SELECT`). */
+  readonly all: (...params: ReadonlyArray<unknown>) => Array<Record<string, unknown>>
+  /** Runs a statement that returns no rows. */
+  readonly run: (...params: ReadonlyArray<unknown>) => { readonly changes: number }
+}
+
+/**
+ * The connection, while it is held.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SyncConnection {
+  /** A prepared statement for `sql`, cached by the connection. */
+  readonly prepare: (sql: string) => SyncStatement
+  /**
+   * Runs `body` in a write transaction (`BEGIN IMMEDIATE`), committing when it
+   * returns and rolling back when it throws.
+   */
+  readonly transaction: <A>(body: () => A) => A
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class SyncSqlite extends Context.Tag("@durably/core/SyncSqlite")<
+  SyncSqlite,
+  {
+    /**
+     * Runs `f` with the connection to itself: it waits while another fiber
+     * holds the connection for a `SqlClient` transaction, and `f` runs without
+     * yielding, so no other statement interleaves. An exception thrown by `f`
+     * fails with `SqlError`.
+     */
+    readonly use: <A>(f: (connection: SyncConnection) => A) => Effect.Effect<A, SqlError>
+  }
+>() {}

@@ -1,0 +1,256 @@
+// The store's hot path on SQLite, run on prepared statements through
+// `SyncSqlite`: enqueue, claim, the fenced writes of a lease holder and its
+// terminal write. The statements are those of `SqlStore`'s SQLite branches; a
+// multi-statement operation is one synchronous transaction, so nothing
+// interleaves with it. Rows are decoded after the connection is given back.
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Effect, Option } from "effect"
+import type { CorruptRowError, StoreError } from "../DurablyError.js"
+import { LeaseLostError } from "../DurablyError.js"
+import type { Run, RunStatus } from "../Run.js"
+import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store, TerminalOptions } from "../Store.js"
+import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
+import { keyBlocks } from "./migrations.js"
+import { decodeRun, toJson } from "./rows.js"
+import { makeRunIdSource } from "./runId.js"
+import { storeErrors } from "./transaction.js"
+
+type Row = Record<string, unknown>
+
+const fence = `id = @runId AND status = 'leased' AND lease_generation = @generation`
+
+const statements = {
+  insertRun: `INSERT INTO durably_runs
+      (id, job_name, input, status, idempotency_key, concurrency_key, labels, created_at, updated_at)
+    VALUES (@id, @jobName, @input, 'pending', @idempotencyKey, @concurrencyKey, @labels, @now, @now)
+    ON CONFLICT (job_name, idempotency_key) DO NOTHING
+    RETURNING id`,
+  insertLabel: `INSERT INTO durably_run_labels (run_id, key, value) VALUES (?, ?, ?)`,
+  byIdempotencyKey: `SELECT * FROM durably_runs WHERE job_name = ? AND idempotency_key = ?`,
+  pendingWithKey: `SELECT * FROM durably_runs WHERE concurrency_key = ? AND status = 'pending' ORDER BY id LIMIT 1`,
+  claim: `UPDATE durably_runs SET
+        status = 'leased',
+        lease_owner = @workerId,
+        lease_expires_at = @expiresAt,
+        lease_ms = @leaseMs,
+        lease_generation = lease_generation + 1,
+        attempt = attempt + 1,
+        started_at = COALESCE(started_at, @now),
+        updated_at = @now
+      WHERE id = (
+        SELECT r.id FROM durably_runs r
+        WHERE r.status IN ('pending', 'leased')
+          AND (r.status = 'pending' OR r.lease_expires_at <= @now)
+          AND (r.concurrency_key IS NULL OR NOT EXISTS (${keyBlocks("r", "@now")}))
+        ORDER BY r.id
+        LIMIT 1
+      )
+      RETURNING *`,
+  renew: `UPDATE durably_runs SET lease_expires_at = @expiresAt, lease_ms = @leaseMs, updated_at = @now
+    WHERE ${fence} AND lease_expires_at > @now
+    RETURNING id`,
+  // The heartbeat trigger on durably_steps extends the lease.
+  persistStep: `INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
+    SELECT id, @name, @index, @status, @output, @error, @startedAt, @now
+    FROM durably_runs WHERE ${fence}
+    RETURNING run_id`,
+  progress: `UPDATE durably_runs SET progress = @progress, updated_at = @now WHERE ${fence} RETURNING id`,
+  log: `INSERT INTO durably_logs (run_id, step_name, level, message, data, created_at)
+    SELECT id, @stepName, @level, @message, @data, @now
+    FROM durably_runs WHERE ${fence}
+    RETURNING run_id`,
+  finish: `UPDATE durably_runs SET status = @status, output = @output, error = @error,
+      completed_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
+    WHERE ${fence} AND lease_expires_at > @now
+    RETURNING *`,
+  deleteStepOutputs: `DELETE FROM durably_steps WHERE run_id = ? AND status = 'completed'`,
+  release: `UPDATE durably_runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
+    WHERE ${fence}`
+} as const
+
+type Operations = Pick<
+  Store["Type"],
+  "enqueue" | "enqueueBatch" | "claim" | "renew" | "persistStep" | "progress" | "log" | "complete" | "fail" | "release"
+>
+
+/** What one enqueue found: a run it created, or a row already there. */
+type Outcome =
+  | { readonly _tag: "created"; readonly run: Run }
+  | { readonly _tag: "existing"; readonly row: Row; readonly disposition: "idempotent" | "coalesced" }
+
+/**
+ * The hot operations on `sync`. `failCorruptClaim` fails a claimed row that
+ * cannot be decoded (the store's own, so both paths treat it the same).
+ */
+export const make = (
+  sync: SyncSqlite["Type"],
+  failCorruptClaim: (row: Row, error: CorruptRowError) => Effect.Effect<never, CorruptRowError | SqlError>,
+  createdRun: (request: EnqueueRequest, id: string, inputJson: string, now: number) => Run
+): Operations => {
+  const nextId = makeRunIdSource()
+
+  const leaseLost = (lease: Lease) => new LeaseLostError({ runId: lease.runId, generation: lease.generation })
+
+  /** One fenced statement at the current time; a matched row means the lease still held. */
+  const fenced = (operation: string, sqlText: string, lease: Lease, params: Row) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      sync.use((c) => c.prepare(sqlText).all({ ...params, now, runId: lease.runId, generation: lease.generation }))
+    ).pipe(
+      Effect.flatMap((rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
+      storeErrors(operation)
+    )
+
+  const enqueueOne = (c: SyncConnection, request: EnqueueRequest, now: number): Outcome => {
+    if (request.coalesce === "skip" && request.concurrencyKey !== undefined) {
+      const existing = findByIdempotencyKey(c, request)
+      if (existing !== undefined) return { _tag: "existing", row: existing, disposition: "idempotent" }
+      const pending = c.prepare(statements.pendingWithKey).all(request.concurrencyKey)[0]
+      if (pending !== undefined) return { _tag: "existing", row: pending, disposition: "coalesced" }
+    }
+    while (true) {
+      const id = nextId(now)
+      const input = JSON.stringify(request.input ?? null)
+      const inserted = c.prepare(statements.insertRun).all({
+        id,
+        jobName: request.jobName,
+        input,
+        idempotencyKey: request.idempotencyKey ?? null,
+        concurrencyKey: request.concurrencyKey ?? null,
+        labels: JSON.stringify(request.labels ?? {}),
+        now
+      })
+      if (inserted.length > 0) {
+        const insertLabel = c.prepare(statements.insertLabel)
+        for (const [key, value] of Object.entries(request.labels ?? {})) insertLabel.run(id, key, value)
+        return { _tag: "created", run: createdRun(request, id, input, now) }
+      }
+      // The conflicting run may have been deleted since the insert: then try again.
+      const existing = findByIdempotencyKey(c, request)
+      if (existing !== undefined) return { _tag: "existing", row: existing, disposition: "idempotent" }
+    }
+  }
+
+  const findByIdempotencyKey = (c: SyncConnection, request: EnqueueRequest): Row | undefined =>
+    request.idempotencyKey === undefined
+      ? undefined
+      : c.prepare(statements.byIdempotencyKey).all(request.jobName, request.idempotencyKey)[0]
+
+  const toEnqueued = (outcome: Outcome): Effect.Effect<Enqueued, CorruptRowError> =>
+    outcome._tag === "created"
+      ? Effect.succeed({ run: outcome.run, disposition: "created" })
+      : Effect.map(decodeRun(outcome.row), (run) => ({ run, disposition: outcome.disposition }))
+
+  /** A lone insert is atomic by itself; labels and coalescing need a transaction. */
+  const needsTransaction = (request: EnqueueRequest) =>
+    (request.coalesce === "skip" && request.concurrencyKey !== undefined) ||
+    Object.keys(request.labels ?? {}).length > 0
+
+  const enqueue = (request: EnqueueRequest) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      sync.use((c) =>
+        needsTransaction(request) ? c.transaction(() => enqueueOne(c, request, now)) : enqueueOne(c, request, now)
+      )
+    ).pipe(Effect.flatMap(toEnqueued), storeErrors("enqueue"))
+
+  const enqueueBatch = (requests: ReadonlyArray<EnqueueRequest>) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      sync.use((c) => c.transaction(() => requests.map((request) => enqueueOne(c, request, now))))
+    ).pipe(Effect.flatMap(Effect.forEach(toEnqueued)), storeErrors("enqueueBatch"))
+
+  const claim = (options: { readonly workerId: string; readonly leaseMs: number }) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      sync.use((c) =>
+        c.prepare(statements.claim).all({
+          workerId: options.workerId,
+          expiresAt: now + options.leaseMs,
+          leaseMs: options.leaseMs,
+          now
+        })[0]
+      )
+    ).pipe(
+      Effect.flatMap((row) =>
+        row === undefined
+          ? Effect.succeed(Option.none<Run>())
+          : decodeRun(row).pipe(
+              Effect.map(Option.some),
+              Effect.catchTag("CorruptRowError", (error) => failCorruptClaim(row, error))
+            )
+      ),
+      storeErrors("claim")
+    )
+
+  const renew = (lease: Lease, leaseMs: number) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.as(fenced("renew", statements.renew, lease, { expiresAt: now + leaseMs, leaseMs }), now + leaseMs)
+    )
+
+  const persistStep = (lease: Lease, step: StepWrite) =>
+    fenced("persistStep", statements.persistStep, lease, {
+      name: step.name,
+      index: step.index,
+      status: step.status,
+      output: toJson(step.output),
+      error: step.error ?? null,
+      startedAt: step.startedAt
+    })
+
+  const progress = (lease: Lease, value: Run["progress"]) =>
+    fenced("progress", statements.progress, lease, { progress: toJson(value) })
+
+  const log = (lease: Lease, entry: LogWrite) =>
+    fenced("log", statements.log, lease, {
+      stepName: entry.stepName,
+      level: entry.level,
+      message: entry.message,
+      data: toJson(entry.data)
+    })
+
+  const finish = (
+    operation: string,
+    lease: Lease,
+    status: RunStatus,
+    fields: { readonly output: string | null; readonly error: string | null },
+    options: TerminalOptions
+  ): Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      sync.use((c) => {
+        const update = () => {
+          const row = c.prepare(statements.finish).all({
+            ...fields,
+            status,
+            now,
+            runId: lease.runId,
+            generation: lease.generation
+          })[0]
+          if (row !== undefined && options.deleteSteps) c.prepare(statements.deleteStepOutputs).run(lease.runId)
+          return row
+        }
+        return options.deleteSteps ? c.transaction(update) : update()
+      })
+    ).pipe(
+      Effect.flatMap(
+        (row): Effect.Effect<Run, LeaseLostError | CorruptRowError> =>
+          row === undefined ? Effect.fail(leaseLost(lease)) : decodeRun(row)
+      ),
+      storeErrors(operation)
+    )
+
+  return {
+    enqueue,
+    enqueueBatch,
+    claim,
+    renew,
+    persistStep,
+    progress,
+    log,
+    complete: (lease, output, options) =>
+      finish("complete", lease, "completed", { output: toJson(output) ?? "null", error: null }, options),
+    fail: (lease, error, options) => finish("fail", lease, "failed", { output: null, error }, options),
+    release: (lease) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        sync.use((c) =>
+          c.prepare(statements.release).run({ now, runId: lease.runId, generation: lease.generation })
+        )
+      ).pipe(Effect.asVoid, storeErrors("release"))
+  }
+}
