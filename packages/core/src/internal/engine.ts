@@ -170,22 +170,6 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
           )
         })
 
-      // The lease keeper: one fiber renews the lease of every run executing here
-      // when its renewal is due (each renewal on a fiber of its own, so a slow
-      // store delays no other run's renewal).
-      const leaseKeeper = Effect.gen(function* () {
-        while (true) {
-          const ms = yield* Clock.currentTimeMillis
-          let next = ms + config.leaseRenewIntervalMs
-          for (const execution of running.values()) {
-            const due = execution.renewalDueAt()
-            if (due <= ms) yield* Effect.forkDaemon(execution.renew)
-            else next = Math.min(next, due)
-          }
-          yield* Effect.sleep(Duration.millis(next - ms))
-        }
-      })
-
       const backoff = (failures: number) =>
         Duration.millis(Math.min(config.pollingIntervalMs * 2 ** Math.min(failures, 10), 30_000))
 
@@ -490,8 +474,6 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         processUntilIdle
       })
 
-      // The keeper goes on renewing while closing the layer drains the runs in flight.
-      yield* Effect.forkScoped(leaseKeeper)
       yield* Effect.addFinalizer(() => stopWorker)
       if (config.autoStart) yield* startWorker
       return Context.make(Durably, durably).pipe(Context.add(Worker, worker))

@@ -1,8 +1,8 @@
-// One execution of a claimed run: a fiber that prepares the run, forks the job
-// on a fiber of its own, and makes the terminal write once the job is over. The
-// job fiber is interrupted when the lease is lost (a fenced write matched no
-// row), when the run is cancelled, or when the worker shuts down. The lease is
-// renewed by the engine's lease keeper, which calls `renew` when it is due.
+// One execution of a claimed run, in its own Scope: a fiber that prepares the
+// run, forks the job and the lease renewal into that scope, and makes the
+// terminal write once the job is over. The job fiber is interrupted when the
+// lease is lost (a fenced write matched no row), when the run is cancelled, or
+// when the worker shuts down; closing the scope stops renewal.
 import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Schema } from "effect"
 import type { DurablyEvent } from "../DurablyEvent.js"
 import type { LeaseLostError, StoreError } from "../DurablyError.js"
@@ -30,10 +30,6 @@ export interface Execution {
   readonly stop: (reason: StopReason) => Effect.Effect<void>
   /** Completes when the execution has finished all its writes. */
   readonly done: Effect.Effect<void>
-  /** When the lease is next due for renewal (epoch ms); infinite while a renewal is under way. */
-  readonly renewalDueAt: () => number
-  /** Renews the lease; a lost lease stops the job. */
-  readonly renew: Effect.Effect<void>
 }
 
 /** What the engine hears from an execution. */
@@ -50,7 +46,6 @@ interface Control {
   jobFiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** The lease's expiry as last written (claim, renewal or step write), epoch ms. */
   expiresAt: number
-  renewing: boolean
 }
 
 interface Deps<R> {
@@ -89,10 +84,8 @@ export const start = <R>(run: Run, job: Job.Any | undefined, deps: Deps<R>, hook
     const control: Control = {
       reason: undefined,
       jobFiber: undefined,
-      expiresAt: run.leaseExpiresAt?.getTime() ?? 0,
-      renewing: false
+      expiresAt: run.leaseExpiresAt?.getTime() ?? 0
     }
-    const writes = fencedWrites(run, deps, control)
     let fiber: Fiber.RuntimeFiber<void> | undefined
     const execution: Execution = {
       runId: run.id,
@@ -100,14 +93,11 @@ export const start = <R>(run: Run, job: Job.Any | undefined, deps: Deps<R>, hook
         Effect.zipRight(halt(control, reason), Deferred.await(finished)).pipe(
           Effect.onInterrupt(() => (fiber === undefined ? Effect.void : Fiber.interrupt(fiber)))
         ),
-      done: Deferred.await(finished),
-      renewalDueAt: () =>
-        control.renewing ? Number.POSITIVE_INFINITY : control.expiresAt - deps.config.leaseMs + deps.config.leaseRenewIntervalMs,
-      renew: writes.renew
+      done: Deferred.await(finished)
     }
     hooks.started(execution)
     // Interruptible even when started from the worker's uninterruptible claim region.
-    fiber = yield* execute(run, job, deps, control, writes).pipe(
+    fiber = yield* execute(run, job, deps, control).pipe(
       Effect.interruptible,
       Effect.ensuring(Effect.zipRight(hooks.finished, Deferred.succeed(finished, undefined))),
       Effect.forkDaemon
@@ -152,41 +142,40 @@ const fencedWrites = <R>(run: Run, deps: Deps<R>, control: Control) => {
     control.expiresAt = ms + config.leaseMs
   })
 
-  // A renewal that keeps failing gives up at the expiry it last wrote, since past
-  // that another worker may hold the run.
-  const renew = Effect.suspend(() => {
-    if (control.renewing || control.reason !== undefined) return Effect.void
-    control.renewing = true
-    return write(store.renew(lease, config.leaseMs)).pipe(
-      Effect.tap((renewed) => {
-        control.expiresAt = renewed
-        return Effect.flatMap(now, (timestamp) =>
-          bus.publish({
-            type: "run:lease-renewed",
-            ...base,
-            timestamp,
-            leaseOwner: config.workerId,
-            leaseExpiresAt: new Date(renewed)
-          })
-        )
-      }),
-      Effect.ensuring(Effect.sync(() => (control.renewing = false))),
-      Effect.asVoid
-    )
+  // Renewal: the next renewal is due one interval after the last heartbeat
+  // (claim, renewal or step write); a renewal that keeps failing gives up at the
+  // expiry it last wrote, since past that another worker may hold the run.
+  const renewal = Effect.gen(function* () {
+    while (true) {
+      const ms = yield* Clock.currentTimeMillis
+      const due = control.expiresAt - config.leaseMs + config.leaseRenewIntervalMs
+      if (due > ms) {
+        yield* Effect.sleep(Duration.millis(due - ms))
+        continue
+      }
+      const renewed = yield* write(store.renew(lease, config.leaseMs))
+      control.expiresAt = renewed
+      yield* bus.publish({
+        type: "run:lease-renewed",
+        ...base,
+        timestamp: yield* now,
+        leaseOwner: config.workerId,
+        leaseExpiresAt: new Date(renewed)
+      })
+    }
   })
 
-  return { lease, base, write, heartbeat, renew, reportError }
+  return { lease, base, write, heartbeat, renewal, reportError }
 }
 
 const execute = <R>(
   run: Run,
   job: Job.Any | undefined,
   deps: Deps<R>,
-  control: Control,
-  writes: ReturnType<typeof fencedWrites>
+  control: Control
 ): Effect.Effect<void> => {
   const { bus, config, store } = deps
-  const { base, heartbeat, lease, reportError, write } = writes
+  const { base, heartbeat, lease, renewal, reportError, write } = fencedWrites(run, deps, control)
   const terminal = { deleteSteps: !config.preserveSteps }
 
   const publish = (event: DurablyEvent) => bus.publish(event)
@@ -309,12 +298,14 @@ const execute = <R>(
     ) as Effect.Effect<unknown, unknown>
 
     if (control.reason !== undefined) return yield* stopped(control.reason)
+    const renewalFiber = yield* Effect.forkScoped(renewal)
     const jobFiber = yield* Effect.fork(program)
     control.jobFiber = jobFiber
     // A stop that came between the check above and here found no fiber to interrupt.
     if (control.reason !== undefined) yield* Fiber.interruptFork(jobFiber)
     const exit = yield* Fiber.await(jobFiber)
     control.jobFiber = undefined
+    yield* Fiber.interrupt(renewalFiber)
 
     if (control.reason !== undefined) return yield* stopped(control.reason)
     if (Exit.isSuccess(exit)) {
@@ -340,5 +331,8 @@ const execute = <R>(
     // Interrupted with no stop reason (the job interrupted itself): leave the lease to expire.
     if (Cause.isInterruptedOnly(exit.cause)) return
     return yield* failRun(describeFailure(Cause.squash(exit.cause)), failedStepName)
-  }).pipe(Effect.catchAllCause((cause) => reportError(Cause.squash(cause))))
+  }).pipe(
+    Effect.scoped,
+    Effect.catchAllCause((cause) => reportError(Cause.squash(cause)))
+  )
 }
