@@ -1,13 +1,15 @@
 /**
  * The in-process event bus: every `DurablyEvent`, in the order it happened.
- * Backed by an unbounded `PubSub`, so publishing never waits on a slow or
- * failing subscriber, and a subscriber can never break a run.
+ * Each subscription is an unbounded queue, so publishing never waits on a slow
+ * or failing subscriber, and a subscriber can never break a run. A
+ * subscription may say which events it wants: the rest are never queued for
+ * it, so a subscriber that listens for one run, or one event type, is not
+ * woken for every step of every run.
  *
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import type { Queue } from "effect"
-import { Context, Effect, Layer, PubSub, Stream } from "effect"
+import { Context, Effect, Layer, Queue, Stream } from "effect"
 import type { DurablyEvent } from "./DurablyEvent.js"
 
 /**
@@ -17,7 +19,7 @@ import type { DurablyEvent } from "./DurablyEvent.js"
 export class EventBus extends Context.Tag("@durably/core/EventBus")<
   EventBus,
   {
-    /** Publish one event to every current subscriber. */
+    /** Publish one event to every current subscriber that wants it. */
     readonly publish: (event: DurablyEvent) => Effect.Effect<void>
     /** Every event published from now on. */
     readonly events: Stream.Stream<DurablyEvent>
@@ -27,30 +29,77 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
      * without missing anything in between.
      */
     readonly subscribe: Effect.Effect<Queue.Dequeue<DurablyEvent>, never, Scope.Scope>
+    /** Like `subscribe`, receiving only the events `wants` accepts (asked once per event, when published). */
+    readonly subscribeWhere: (
+      wants: (event: DurablyEvent) => boolean
+    ) => Effect.Effect<Queue.Dequeue<DurablyEvent>, never, Scope.Scope>
     /** How many subscriptions are open now (a closed scope closes its subscription). */
     readonly subscribers: Effect.Effect<number>
   }
 >() {}
+
+interface Subscription {
+  readonly queue: Queue.Queue<DurablyEvent>
+  readonly wants: (event: DurablyEvent) => boolean
+}
+
+const everything = (): boolean => true
+
+/** A filter that throws takes the event: a subscriber can never break the publisher. */
+const accepts = (subscription: Subscription, event: DurablyEvent): boolean => {
+  try {
+    return subscription.wants(event)
+  } catch {
+    return true
+  }
+}
 
 /**
  * @since 0.1.0
  * @category constructors
  */
 export const make = Effect.gen(function* () {
-  const hub = yield* Effect.acquireRelease(PubSub.unbounded<DurablyEvent>(), PubSub.shutdown)
-  let open = 0
-  const subscribe = Effect.zipLeft(
-    PubSub.subscribe(hub),
-    Effect.acquireRelease(
-      Effect.sync(() => open++),
-      () => Effect.sync(() => open--)
-    )
+  const subscriptions = new Set<Subscription>()
+  let closed = false
+  // Closing the bus ends every subscription, so streams reading from it end too.
+  yield* Effect.addFinalizer(() =>
+    Effect.suspend(() => {
+      closed = true
+      const open = [...subscriptions]
+      subscriptions.clear()
+      return Effect.forEach(open, (subscription) => Queue.shutdown(subscription.queue), { discard: true })
+    })
   )
+
+  const subscribeWhere = (wants: (event: DurablyEvent) => boolean) =>
+    Effect.acquireRelease(
+      Effect.flatMap(Queue.unbounded<DurablyEvent>(), (queue) => {
+        const subscription: Subscription = { queue, wants }
+        // A closed bus delivers nothing more: its new subscriptions end at once.
+        if (closed) return Effect.as(Queue.shutdown(queue), subscription)
+        subscriptions.add(subscription)
+        return Effect.succeed(subscription)
+      }),
+      (subscription) =>
+        Effect.suspend(() => {
+          subscriptions.delete(subscription)
+          return Queue.shutdown(subscription.queue)
+        })
+    ).pipe(Effect.map((subscription): Queue.Dequeue<DurablyEvent> => subscription.queue))
+
+  const subscribe = subscribeWhere(everything)
+
   return EventBus.of({
-    publish: (event) => Effect.asVoid(PubSub.publish(hub, event)),
+    publish: (event) =>
+      Effect.sync(() => {
+        for (const subscription of subscriptions) {
+          if (accepts(subscription, event)) subscription.queue.unsafeOffer(event)
+        }
+      }),
     events: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
     subscribe,
-    subscribers: Effect.sync(() => open)
+    subscribeWhere,
+    subscribers: Effect.sync(() => subscriptions.size)
   })
 })
 

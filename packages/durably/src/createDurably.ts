@@ -214,7 +214,9 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
       startDispatcher = Effect.suspend(() => {
         if (dispatching) return Effect.void
         dispatching = true
-        return Effect.flatMap(Scope.extend(bus.subscribe, scope), (events) =>
+        // Only events someone listens for are queued (asked again for each event, so `on()` later counts).
+        const wanted = (event: DurablyEvent) => (listeners.get(event.type)?.size ?? 0) > 0
+        return Effect.flatMap(Scope.extend(bus.subscribeWhere(wanted), scope), (events) =>
           Effect.asVoid(
             Effect.forkIn(
               Effect.forever(

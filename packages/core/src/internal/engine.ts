@@ -339,7 +339,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         Effect.scoped(
           Effect.gen(function* () {
             // Subscribe before reading, so a finish in between is not missed.
-            const events = yield* bus.subscribe
+            const events = yield* bus.subscribeWhere((event) => event.runId === runId && isTerminalEvent(event))
             while (true) {
               const run = yield* store.getRun(runId)
               if (run.status === "completed") return run
@@ -352,14 +352,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
               }
               if (run.status === "cancelled") return yield* new CancelledError({ runId })
               // Woken by this run's terminal event here, or by the poll for other processes.
-              yield* Effect.race(
-                Effect.asVoid(
-                  Stream.runHead(
-                    Stream.filter(Stream.fromQueue(events), (event) => event.runId === runId && isTerminalEvent(event))
-                  )
-                ),
-                Effect.sleep(Duration.millis(config.pollingIntervalMs))
-              )
+              yield* Effect.race(Queue.take(events), Effect.sleep(Duration.millis(config.pollingIntervalMs)))
             }
           })
         ).pipe(
@@ -386,17 +379,14 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const subscribe = (runId: string): Stream.Stream<DurablyEvent, NotFoundError | StoreError | CorruptRowError> =>
         Stream.unwrapScoped(
           Effect.gen(function* () {
-            const events = yield* bus.subscribe
+            const events = yield* bus.subscribeWhere((event) => event.runId === runId)
             const run = yield* store.getRun(runId)
             if (isTerminal(run.status)) {
               const failedStepName = run.status === "failed" ? yield* failedStepOf(runId) : null
               const event = terminalEventOf(run, yield* now, failedStepName)
               return event === undefined ? Stream.empty : Stream.make(event)
             }
-            return Stream.fromQueue(events).pipe(
-              Stream.filter((event) => event.runId === runId),
-              Stream.takeUntil(isTerminalEvent)
-            )
+            return Stream.fromQueue(events).pipe(Stream.takeUntil(isTerminalEvent))
           })
         )
 
