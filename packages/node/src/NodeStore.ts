@@ -5,14 +5,14 @@
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
-import { PgClient } from "@effect/sql-pg"
+import type { PgClient } from "@effect/sql-pg"
 import type { Store } from "@durably/core/Store"
 import type { SyncSqlite } from "@durably/core/SyncSqlite"
 import { SqlStore } from "@durably/core"
 import type { StoreError } from "@durably/core/DurablyError"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { ConfigError } from "effect/ConfigError"
-import { Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted } from "effect"
 import * as SqliteClient from "./internal/sqliteClient.js"
 
 /**
@@ -53,7 +53,8 @@ export interface PgOptions {
 }
 
 /**
- * A PostgreSQL `SqlClient` (a pool).
+ * A PostgreSQL `SqlClient` (a pool). The PostgreSQL driver is loaded when the
+ * layer is built, so a process that only uses SQLite never loads it.
  *
  * @since 0.1.0
  * @category layers
@@ -61,7 +62,12 @@ export interface PgOptions {
 export const pgClient = (
   options: PgOptions
 ): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, ConfigError | SqlError> =>
-  PgClient.layer({ url: Redacted.make(options.url), maxConnections: options.maxConnections ?? 10 })
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@effect/sql-pg")),
+      ({ PgClient }) => PgClient.layer({ url: Redacted.make(options.url), maxConnections: options.maxConnections ?? 10 })
+    )
+  )
 
 /**
  * A migrated store on a SQLite file.
