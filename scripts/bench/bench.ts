@@ -151,6 +151,81 @@ const runDrainers = (impl: Impl, spec: object, processes: number): Promise<Resul
     }
   })
 
+const percentile = (values: ReadonlyArray<number>, p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN
+}
+
+/**
+ * Wake-up across processes: one process only executes, another only triggers
+ * (one run at a time, on the parent's word); latency is the trigger call's
+ * start in one process to the first step's start in the other.
+ */
+const runWakeAcross = (impl: Impl, spec: object, n: number): Promise<Result> =>
+  new Promise((resolvePromise, reject) => {
+    const start = (workload: string) => {
+      const [command, args, cwd] = driverCommand(impl, { ...spec, workload })
+      if (impl === "upstream") copyFileSync(join(here, "upstreamDriver.mjs"), join(upstreamDir, "driver.mjs"))
+      return spawn(command, args, { cwd, stdio: ["pipe", "pipe", "pipe"] })
+    }
+    const worker = start("wake-worker")
+    const trigger = start("wake-trigger")
+    const triggered = new Map<number, number>()
+    const stepped = new Map<number, number>()
+    const latencies: Array<number> = []
+    let ready = 0
+    let next = 0
+    let finished = false
+    const fail = (error: Error) => {
+      if (finished) return
+      finished = true
+      worker.kill()
+      trigger.kill()
+      reject(error)
+    }
+    const sendNext = () => {
+      if (next === n) {
+        finished = true
+        worker.stdin.write("stop\n")
+        trigger.stdin.write("stop\n")
+        return resolvePromise({ p50: percentile(latencies, 50), p99: percentile(latencies, 99) })
+      }
+      // A short pause lets the previous run complete, so each trigger finds the worker idle.
+      setTimeout(() => trigger.stdin.write(`go ${next++}\n`), 20)
+    }
+    const settle = (i: number) => {
+      const t0 = triggered.get(i)
+      const t1 = stepped.get(i)
+      if (t0 === undefined || t1 === undefined) return
+      latencies.push(t1 - t0)
+      sendNext()
+    }
+    const listen = (child: typeof worker, kind: "step" | "trig") => {
+      let buffered = ""
+      let err = ""
+      child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
+      child.on("exit", (code) => {
+        if (code !== 0) fail(new Error(`${impl} wake-up ${kind} process exited ${code}: ${err.slice(-2000)}`))
+      })
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString()
+        let newline
+        while ((newline = buffered.indexOf("\n")) >= 0) {
+          const [word, i, at] = buffered.slice(0, newline).split(" ")
+          buffered = buffered.slice(newline + 1)
+          if (word === "ready" && ++ready === 2) setTimeout(sendNext, 200)
+          if (word === kind) {
+            const seen = kind === "step" ? stepped : triggered
+            seen.set(Number(i), Number(at))
+            settle(Number(i))
+          }
+        }
+      })
+    }
+    listen(worker, "step")
+    listen(trigger, "trig")
+  })
+
 /** Runs one driver child with `spec`; resolves with the JSON it prints last. */
 const runChild = (impl: Impl | "ceiling", spec: object): Promise<Result> =>
   new Promise((resolvePromise, reject) => {
@@ -207,7 +282,9 @@ const measure = async (
         const full = { ...spec, backend }
         const processes = typeof spec["processes"] === "number" ? spec["processes"] : undefined
         let result: Result
-        if (processes === undefined) {
+        if (spec["workload"] === "wake-across") {
+          result = await runWakeAcross(impl, full, Number(spec["n"]))
+        } else if (processes === undefined) {
           result = await runChild(impl, full)
         } else {
           await runChild(impl, { ...full, workload: "prequeue" })
@@ -314,6 +391,12 @@ const main = async () => {
       { key: "p50", label: "p50 ms", higherIsBetter: false },
       { key: "p99", label: "p99 ms", higherIsBetter: false }
     ])
+    if (section === "pg") {
+      await measure(section, "wake-up across processes (trigger in one, worker in another)", { workload: "wake-across", n: quick ? 50 : 200 }, [
+        { key: "p50", label: "p50 ms", higherIsBetter: false },
+        { key: "p99", label: "p99 ms", higherIsBetter: false }
+      ])
+    }
     if (section !== "sqlite-full") {
       await measure(section, "RSS with 10,000 pending runs", { workload: "rss-pending", n: 10_000 }, [
         { key: "rssMb", label: "MB", higherIsBetter: false }

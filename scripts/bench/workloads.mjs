@@ -16,6 +16,21 @@ const percentile = (values, p) => {
 
 const rssMb = () => process.memoryUsage().rss / 1024 / 1024
 
+/** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
+const wallMs = () => performance.timeOrigin + performance.now()
+
+async function* lines(stream) {
+  let buffered = ""
+  for await (const chunk of stream) {
+    buffered += chunk.toString()
+    let newline
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      yield buffered.slice(0, newline)
+      buffered = buffered.slice(newline + 1)
+    }
+  }
+}
+
 export const runWorkload = async (spec, make) => {
   switch (spec.workload) {
     case "trigger-seq": {
@@ -129,6 +144,29 @@ export const runWorkload = async (spec, make) => {
       const ms = performance.now() - t0
       await d.close()
       return { ms }
+    }
+    case "wake-worker": {
+      // Across processes: this process only executes; it reports each run's first step.
+      const d = await make({ ...spec, onFirstStep: (i) => process.stdout.write(`step ${i} ${wallMs()}\n`) })
+      await d.start()
+      process.stdout.write("ready\n")
+      await new Promise((resolve) => process.stdin.once("data", resolve))
+      await d.close()
+      return { ok: true }
+    }
+    case "wake-trigger": {
+      // Across processes: this process only triggers, one run per "go <i>" line.
+      const d = await make(spec)
+      process.stdout.write("ready\n")
+      for await (const line of lines(process.stdin)) {
+        const [command, i] = line.split(" ")
+        if (command !== "go") break
+        const t0 = wallMs()
+        await d.trigger({ i: Number(i), k: 1 })
+        process.stdout.write(`trig ${i} ${t0}\n`)
+      }
+      await d.close()
+      return { ok: true }
     }
     default:
       throw new Error(`unknown workload ${spec.workload}`)
