@@ -9,6 +9,11 @@
  * - complete / fail: 1 fenced `UPDATE` (+ the step cleanup: in the same
  *   statement on PostgreSQL, in the same transaction on SQLite)
  *
+ * The hot statements skip `SqlClient`'s per-statement cost when the client
+ * layer offers a faster door: `SyncSqlite` (prepared statements on SQLite's
+ * connection, `internal/sqliteDirect.ts`) or `PreparedSql` (named prepared
+ * statements on PostgreSQL, `internal/pgHot.ts`).
+ *
  * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
@@ -18,12 +23,14 @@ import { ConflictError, CorruptRowError, LeaseLostError, NotFoundError, StoreErr
 import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
 import { keyBlocks, migrate } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
+import * as PgHot from "./internal/pgHot.js"
 import * as SqliteDirect from "./internal/sqliteDirect.js"
 import { storeErrors, writeTransaction } from "./internal/transaction.js"
 import type { Run, RunStatus } from "./Run.js"
 import { terminalStatuses } from "./Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, RunFilter, StepWrite, TerminalOptions } from "./Store.js"
 import { Store } from "./Store.js"
+import { PreparedSql } from "./PreparedSql.js"
 import { SyncSqlite } from "./SyncSqlite.js"
 
 type Row = Record<string, unknown>
@@ -45,6 +52,14 @@ export const make = Effect.gen(function* () {
   const transaction = writeTransaction(sql)
   const nextId = yield* makeRunIdGenerator
   const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  /** How PostgreSQL's hot statements run: prepared when the client offers it. */
+  const pgExecutor = Effect.map(
+    Effect.serviceOption(PreparedSql),
+    Option.match({
+      onNone: (): PgHot.Execute => (_name, text, params) => sql.unsafe<Row>(text, params),
+      onSome: (prepared): PgHot.Execute => prepared.query
+    })
+  )
   /** The SQLite claim's "key is busy" predicate; its one parameter is `now`. */
   const keyBlocksClaim = keyBlocks("r", "?")
 
@@ -242,9 +257,6 @@ export const make = Effect.gen(function* () {
       )
       RETURNING *`
 
-  const claimPg = (workerId: string, now: number, leaseMs: number) =>
-    sql<Row>`SELECT * FROM durably_claim(${workerId}, ${now}, ${leaseMs})`
-
   /** A claimed row that cannot be decoded is failed at once, so it never blocks the queue. */
   const failCorruptClaim = (row: Row, error: CorruptRowError) =>
     Effect.gen(function* () {
@@ -258,9 +270,7 @@ export const make = Effect.gen(function* () {
   const claim = (options: { readonly workerId: string; readonly leaseMs: number }) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const rows = yield* isPg
-        ? claimPg(options.workerId, now, options.leaseMs)
-        : claimSqlite(options.workerId, now, options.leaseMs)
+      const rows = yield* claimSqlite(options.workerId, now, options.leaseMs)
       const row = rows[0]
       if (row === undefined) return Option.none<Run>()
       return yield* decodeRun(row).pipe(
@@ -290,24 +300,14 @@ export const make = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const output = toJson(step.output)
       const error = step.error ?? null
+      // The heartbeat trigger on durably_steps extends the lease.
       yield* fenced(
         lease,
-        isPg
-          ? sql<Row>`WITH heartbeat AS (
-                UPDATE durably_runs SET lease_expires_at = ${now} + lease_ms, updated_at = ${now}
-                WHERE id = ${lease.runId} AND status = 'leased' AND lease_generation = ${lease.generation}
-                RETURNING id
-              )
-              INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
-              SELECT id, ${step.name}, CAST(${step.index} AS INTEGER), ${step.status}, ${output}, ${error},
-                CAST(${step.startedAt} AS BIGINT), CAST(${now} AS BIGINT)
-              FROM heartbeat
-              RETURNING run_id`
-          : sql<Row>`INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
-              SELECT id, ${step.name}, ${step.index}, ${step.status}, ${output}, ${error}, ${step.startedAt}, ${now}
-              FROM durably_runs
-              WHERE id = ${lease.runId} AND status = 'leased' AND lease_generation = ${lease.generation}
-              RETURNING run_id`
+        sql<Row>`INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
+          SELECT id, ${step.name}, ${step.index}, ${step.status}, ${output}, ${error}, ${step.startedAt}, ${now}
+          FROM durably_runs
+          WHERE id = ${lease.runId} AND status = 'leased' AND lease_generation = ${lease.generation}
+          RETURNING run_id`
       )
     }).pipe(storeErrors("persistStep"))
 
@@ -353,15 +353,7 @@ export const make = Effect.gen(function* () {
         RETURNING *`
       const rows = yield* !options.deleteSteps
         ? update
-        : isPg
-          ? sql<Row>`WITH done AS (${update}),
-                cleanup AS (DELETE FROM durably_steps WHERE status = 'completed' AND run_id IN (SELECT id FROM done))
-              SELECT * FROM done`
-          : transaction(
-              Effect.tap(update, (rows) =>
-                rows.length > 0 ? deleteStepOutputs(lease.runId) : Effect.void
-              )
-            )
+        : transaction(Effect.tap(update, (rows) => (rows.length > 0 ? deleteStepOutputs(lease.runId) : Effect.void)))
       const row = rows[0]
       if (row === undefined) return yield* Effect.fail(leaseLost(lease))
       return yield* decodeRun(row)
@@ -487,12 +479,15 @@ export const make = Effect.gen(function* () {
       storeErrors("getLogs")
     )
 
-  // SQLite with direct access to its connection: the hot path on prepared statements.
-  const direct = isPg ? Option.none() : yield* Effect.serviceOption(SyncSqlite)
-  const hot = Option.match(direct, {
-    onNone: () => ({ enqueue, enqueueBatch, claim, renew, persistStep, progress, log, complete, fail, release }),
-    onSome: (sync) => SqliteDirect.make(sync, failCorruptClaim, createdRun)
-  })
+  // The hot path: PostgreSQL's own statements (prepared when the client offers it);
+  // SQLite on its connection directly when the client offers it, else the statements above.
+  const generic = { enqueue, enqueueBatch, claim, renew, persistStep, progress, log, complete, fail, release }
+  const hot = isPg
+    ? { ...generic, ...PgHot.make(yield* pgExecutor, failCorruptClaim) }
+    : Option.match(yield* Effect.serviceOption(SyncSqlite), {
+        onNone: () => generic,
+        onSome: (sync) => SqliteDirect.make(sync, failCorruptClaim, createdRun)
+      })
 
   return Store.of({
     migrate: migrate.pipe(

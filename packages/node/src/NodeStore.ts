@@ -7,12 +7,14 @@
 import { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import type { Store } from "@durably/core/Store"
+import type { PreparedSql } from "@durably/core/PreparedSql"
 import type { SyncSqlite } from "@durably/core/SyncSqlite"
 import { SqlStore } from "@durably/core"
 import type { StoreError } from "@durably/core/DurablyError"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { ConfigError } from "effect/ConfigError"
 import { Effect, Layer, Redacted } from "effect"
+import * as PgPrepared from "./internal/pgPrepared.js"
 import * as SqliteClient from "./internal/sqliteClient.js"
 
 /**
@@ -53,20 +55,25 @@ export interface PgOptions {
 }
 
 /**
- * A PostgreSQL `SqlClient` (a pool). The PostgreSQL driver is loaded when the
- * layer is built, so a process that only uses SQLite never loads it.
+ * A PostgreSQL `SqlClient` (a pool). It also provides `PreparedSql` (a pool of
+ * its own), through which `SqlStore` runs its hot statements. The PostgreSQL
+ * driver is loaded when the layer is built, so a process that only uses
+ * SQLite never loads it.
  *
  * @since 0.1.0
  * @category layers
  */
 export const pgClient = (
   options: PgOptions
-): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient, ConfigError | SqlError> =>
-  Layer.unwrapEffect(
-    Effect.map(
-      Effect.promise(() => import("@effect/sql-pg")),
-      ({ PgClient }) => PgClient.layer({ url: Redacted.make(options.url), maxConnections: options.maxConnections ?? 10 })
-    )
+): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient | PreparedSql, ConfigError | SqlError> =>
+  Layer.merge(
+    Layer.unwrapEffect(
+      Effect.map(
+        Effect.promise(() => import("@effect/sql-pg")),
+        ({ PgClient }) => PgClient.layer({ url: Redacted.make(options.url), maxConnections: options.maxConnections ?? 10 })
+      )
+    ),
+    PgPrepared.layer({ url: options.url, maxConnections: options.maxConnections ?? 10 })
   )
 
 /**
@@ -86,5 +93,7 @@ export const sqlite = (
  * @since 0.1.0
  * @category layers
  */
-export const pg = (options: PgOptions): Layer.Layer<Store | SqlClient.SqlClient, ConfigError | SqlError | StoreError> =>
+export const pg = (
+  options: PgOptions
+): Layer.Layer<Store | SqlClient.SqlClient | PreparedSql, ConfigError | SqlError | StoreError> =>
   SqlStore.layerMigrated.pipe(Layer.provideMerge(pgClient(options)))

@@ -12,9 +12,9 @@ serve({
     Effect.scoped(
       Effect.gen(function* () {
         const startedAt = Date.now()
-        const context = yield* Layer.build(
+        const layer: Layer.Layer<Store, unknown> =
           dialect === "pg" ? NodeStore.pg({ url: target }) : NodeStore.sqlite({ filename: target })
-        )
+        const context = yield* Layer.build(layer)
         const migratedAt = Date.now()
         const store = Context.get(context, Store)
         const { run } = yield* store.enqueue({ jobName: "after-migration", input: { pid: process.pid } })

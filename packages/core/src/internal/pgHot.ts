@@ -1,0 +1,172 @@
+// The store's hot path on PostgreSQL: claim, the fenced writes of a lease
+// holder and its terminal write, each one statement. They run as named
+// prepared statements when the client offers `PreparedSql`, else through
+// `SqlClient` (`unsafe`, same text and parameters).
+import type { SqlError } from "@effect/sql/SqlError"
+import { Clock, Effect, Option } from "effect"
+import type { CorruptRowError, StoreError } from "../DurablyError.js"
+import { LeaseLostError } from "../DurablyError.js"
+import type { Run, RunStatus } from "../Run.js"
+import type { Lease, LogWrite, StepWrite, Store, TerminalOptions } from "../Store.js"
+import { decodeRun, toJson } from "./rows.js"
+import { storeErrors } from "./transaction.js"
+
+type Row = Record<string, unknown>
+
+/** Runs one statement: `name` identifies `text` when it is prepared. */
+export type Execute = (name: string, text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+
+const finishUpdate = `UPDATE durably_runs SET status = $1, output = $2, error = $3,
+      completed_at = $4, updated_at = $4, lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = $5 AND status = 'leased' AND lease_generation = $6 AND lease_expires_at > $4
+    RETURNING *`
+
+const statements = {
+  claim: `SELECT * FROM durably_claim($1, $2, $3)`,
+  renew: `UPDATE durably_runs SET lease_expires_at = $1, lease_ms = $2, updated_at = $3
+    WHERE id = $4 AND status = 'leased' AND lease_generation = $5 AND lease_expires_at > $3
+    RETURNING id`,
+  // A step write is the heartbeat: the CTE extends the lease it was fenced by.
+  persistStep: `WITH heartbeat AS (
+      UPDATE durably_runs SET lease_expires_at = $1 + lease_ms, updated_at = $1
+      WHERE id = $2 AND status = 'leased' AND lease_generation = $3
+      RETURNING id
+    )
+    INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
+    SELECT id, $4, CAST($5 AS INTEGER), $6, $7, $8, CAST($9 AS BIGINT), CAST($1 AS BIGINT)
+    FROM heartbeat
+    RETURNING run_id`,
+  progress: `UPDATE durably_runs SET progress = $1, updated_at = $2
+    WHERE id = $3 AND status = 'leased' AND lease_generation = $4
+    RETURNING id`,
+  log: `INSERT INTO durably_logs (run_id, step_name, level, message, data, created_at)
+    SELECT id, $1, $2, $3, $4, CAST($5 AS BIGINT)
+    FROM durably_runs WHERE id = $6 AND status = 'leased' AND lease_generation = $7
+    RETURNING run_id`,
+  finish: finishUpdate,
+  // Completed steps hold the outputs; failed-step records stay as history.
+  finishCleaning: `WITH done AS (${finishUpdate}),
+      cleanup AS (DELETE FROM durably_steps WHERE status = 'completed' AND run_id IN (SELECT id FROM done))
+    SELECT * FROM done`,
+  release: `UPDATE durably_runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = $1
+    WHERE id = $2 AND status = 'leased' AND lease_generation = $3`
+} as const
+
+type Name = keyof typeof statements
+
+type Operations = Pick<Store["Type"], "claim" | "renew" | "persistStep" | "progress" | "log" | "complete" | "fail" | "release">
+
+/**
+ * The hot operations over `execute`. `failCorruptClaim` fails a claimed row
+ * that cannot be decoded (the store's own, so every path treats it the same).
+ */
+export const make = (
+  execute: Execute,
+  failCorruptClaim: (row: Row, error: CorruptRowError) => Effect.Effect<never, CorruptRowError | SqlError>
+): Operations => {
+  const run = (name: Name, params: ReadonlyArray<unknown>) => execute(`durably_${name}`, statements[name], params)
+
+  const leaseLost = (lease: Lease) => new LeaseLostError({ runId: lease.runId, generation: lease.generation })
+
+  /** One fenced statement; a matched row means the lease still held. */
+  const fenced = (operation: string, lease: Lease, statement: Effect.Effect<ReadonlyArray<Row>, SqlError>) =>
+    statement.pipe(
+      Effect.flatMap((rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
+      storeErrors(operation)
+    )
+
+  const claim = (options: { readonly workerId: string; readonly leaseMs: number }) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => run("claim", [options.workerId, now, options.leaseMs])).pipe(
+      Effect.flatMap((rows) => {
+        const row = rows[0]
+        return row === undefined
+          ? Effect.succeed(Option.none<Run>())
+          : decodeRun(row).pipe(
+              Effect.map(Option.some),
+              Effect.catchTag("CorruptRowError", (error) => failCorruptClaim(row, error))
+            )
+      }),
+      storeErrors("claim")
+    )
+
+  const renew = (lease: Lease, leaseMs: number) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.as(
+        fenced("renew", lease, run("renew", [now + leaseMs, leaseMs, now, lease.runId, lease.generation])),
+        now + leaseMs
+      )
+    )
+
+  const persistStep = (lease: Lease, step: StepWrite) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      fenced(
+        "persistStep",
+        lease,
+        run("persistStep", [
+          now,
+          lease.runId,
+          lease.generation,
+          step.name,
+          step.index,
+          step.status,
+          toJson(step.output),
+          step.error ?? null,
+          step.startedAt
+        ])
+      )
+    )
+
+  const progress = (lease: Lease, value: Run["progress"]) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      fenced("progress", lease, run("progress", [toJson(value), now, lease.runId, lease.generation]))
+    )
+
+  const log = (lease: Lease, entry: LogWrite) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      fenced(
+        "log",
+        lease,
+        run("log", [entry.stepName, entry.level, entry.message, toJson(entry.data), now, lease.runId, lease.generation])
+      )
+    )
+
+  const finish = (
+    operation: string,
+    lease: Lease,
+    status: RunStatus,
+    fields: { readonly output: string | null; readonly error: string | null },
+    options: TerminalOptions
+  ): Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      run(options.deleteSteps ? "finishCleaning" : "finish", [
+        status,
+        fields.output,
+        fields.error,
+        now,
+        lease.runId,
+        lease.generation
+      ])
+    ).pipe(
+      Effect.flatMap(
+        (rows): Effect.Effect<Run, LeaseLostError | CorruptRowError> =>
+          rows[0] === undefined ? Effect.fail(leaseLost(lease)) : decodeRun(rows[0])
+      ),
+      storeErrors(operation)
+    )
+
+  return {
+    claim,
+    renew,
+    persistStep,
+    progress,
+    log,
+    complete: (lease, output, options) =>
+      finish("complete", lease, "completed", { output: toJson(output) ?? "null", error: null }, options),
+    fail: (lease, error, options) => finish("fail", lease, "failed", { output: null, error }, options),
+    release: (lease) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => run("release", [now, lease.runId, lease.generation])).pipe(
+        Effect.asVoid,
+        storeErrors("release")
+      )
+  }
+}
