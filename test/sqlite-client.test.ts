@@ -1,0 +1,59 @@
+// Our SQLite client offers its connection directly (`SyncSqlite`) for the
+// store's hot statements. Those must never land inside another fiber's
+// `SqlClient` transaction (a rollback there would take them along), and must
+// still work from inside the calling fiber's own transaction.
+import { Store } from "@durably/core/Store"
+import { NodeStore } from "@durably/node"
+import { SqlClient } from "@effect/sql"
+import { expect, it } from "@effect/vitest"
+import { Deferred, Effect, Exit, Fiber } from "effect"
+import { freshFile } from "./support/sqlite.js"
+
+const layer = freshFile((filename) => NodeStore.sqlite({ filename }))
+
+it.layer(layer)("SQLite client with direct access", (it) => {
+  it.effect("a hot-path write waits for another fiber's transaction and survives its rollback", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* Store
+      const inside = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const transaction = yield* Effect.fork(
+        sql.withTransaction(
+          Effect.gen(function* () {
+            yield* sql`INSERT INTO durably_run_labels (run_id, key, value) VALUES ('marker', 'k', 'v')`
+            yield* Deferred.succeed(inside, undefined)
+            yield* Deferred.await(release)
+            return yield* Effect.fail("roll back")
+          })
+        )
+      )
+      yield* Deferred.await(inside)
+      // Enqueue while the transaction is open: it must wait, not join it.
+      const enqueue = yield* Effect.fork(store.enqueue({ jobName: "job", input: { n: 1 } }))
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
+      expect(enqueue.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(release, undefined)
+      expect(Exit.isFailure(yield* Fiber.await(transaction))).toBe(true)
+      const { run } = yield* Fiber.join(enqueue)
+      expect((yield* store.getRun(run.id)).status).toBe("pending")
+      const markers = yield* sql`SELECT * FROM durably_run_labels WHERE run_id = 'marker'`
+      expect(markers).toHaveLength(0)
+    })
+  )
+
+  it.effect("a hot-path write inside the caller's own transaction runs in it", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* Store
+      const kept = yield* sql.withTransaction(store.enqueue({ jobName: "job", input: { n: 2 } }))
+      expect((yield* store.getRun(kept.run.id)).status).toBe("pending")
+      const rolledBack = yield* Effect.exit(
+        sql.withTransaction(Effect.flatMap(store.enqueue({ jobName: "job", input: { n: 3 } }), (e) => Effect.fail(e.run.id)))
+      )
+      expect(Exit.isFailure(rolledBack)).toBe(true)
+      const lostId = Exit.isFailure(rolledBack) ? String((rolledBack.cause as { error?: unknown }).error) : ""
+      expect(yield* Effect.flip(store.getRun(lostId))).toMatchObject({ _tag: "NotFoundError" })
+    })
+  )
+})
