@@ -248,7 +248,7 @@ export const make = Effect.gen(function* () {
         started_at = COALESCE(started_at, ${now}),
         updated_at = ${now}
       WHERE id = (
-        SELECT r.id FROM durably_runs r
+        SELECT r.id FROM durably_runs r INDEXED BY durably_runs_claimable
         WHERE r.status IN ('pending', 'leased')
           AND (r.status = 'pending' OR r.lease_expires_at <= ${now})
           AND (r.concurrency_key IS NULL OR NOT EXISTS (${sql.unsafe(keyBlocksClaim, [now])}))

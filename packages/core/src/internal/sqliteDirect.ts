@@ -28,6 +28,8 @@ const statements = {
   insertLabel: `INSERT INTO durably_run_labels (run_id, key, value) VALUES (?, ?, ?)`,
   byIdempotencyKey: `SELECT * FROM durably_runs WHERE job_name = ? AND idempotency_key = ?`,
   pendingWithKey: `SELECT * FROM durably_runs WHERE concurrency_key = ? AND status = 'pending' ORDER BY id LIMIT 1`,
+  // The claimable index, named: left to itself the planner walks the status index
+  // and sorts every pending run, so a claim would slow down as the queue grows.
   claim: `UPDATE durably_runs SET
         status = 'leased',
         lease_owner = @workerId,
@@ -38,7 +40,7 @@ const statements = {
         started_at = COALESCE(started_at, @now),
         updated_at = @now
       WHERE id = (
-        SELECT r.id FROM durably_runs r
+        SELECT r.id FROM durably_runs r INDEXED BY durably_runs_claimable
         WHERE r.status IN ('pending', 'leased')
           AND (r.status = 'pending' OR r.lease_expires_at <= @now)
           AND (r.concurrency_key IS NULL OR NOT EXISTS (${keyBlocks("r", "@now")}))
