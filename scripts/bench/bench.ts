@@ -168,8 +168,10 @@ const runWakeAcross = (impl: Impl, spec: object, n: number): Promise<Result> =>
       if (impl === "upstream") copyFileSync(join(here, "upstreamDriver.mjs"), join(upstreamDir, "driver.mjs"))
       return spawn(command, args, { cwd, stdio: ["pipe", "pipe", "pipe"] })
     }
+    // The trigger process starts once the worker has migrated the database
+    // (upstream's migrations do not survive two processes creating tables at once).
     const worker = start("wake-worker")
-    const trigger = start("wake-trigger")
+    let trigger: ReturnType<typeof start> | undefined
     const triggered = new Map<number, number>()
     const stepped = new Map<number, number>()
     const latencies: Array<number> = []
@@ -180,18 +182,18 @@ const runWakeAcross = (impl: Impl, spec: object, n: number): Promise<Result> =>
       if (finished) return
       finished = true
       worker.kill()
-      trigger.kill()
+      trigger?.kill()
       reject(error)
     }
     const sendNext = () => {
       if (next === n) {
         finished = true
         worker.stdin.write("stop\n")
-        trigger.stdin.write("stop\n")
+        trigger?.stdin.write("stop\n")
         return resolvePromise({ p50: percentile(latencies, 50), p99: percentile(latencies, 99) })
       }
       // A short pause lets the previous run complete, so each trigger finds the worker idle.
-      setTimeout(() => trigger.stdin.write(`go ${next++}\n`), 20)
+      setTimeout(() => trigger?.stdin.write(`go ${next++}\n`), 20)
     }
     const settle = (i: number) => {
       const t0 = triggered.get(i)
@@ -213,7 +215,11 @@ const runWakeAcross = (impl: Impl, spec: object, n: number): Promise<Result> =>
         while ((newline = buffered.indexOf("\n")) >= 0) {
           const [word, i, at] = buffered.slice(0, newline).split(" ")
           buffered = buffered.slice(newline + 1)
-          if (word === "ready" && ++ready === 2) setTimeout(sendNext, 200)
+          if (word === "ready" && ++ready === 1) {
+            trigger = start("wake-trigger")
+            listen(trigger, "trig")
+          }
+          if (word === "ready" && ready === 2) setTimeout(sendNext, 200)
           if (word === kind) {
             const seen = kind === "step" ? stepped : triggered
             seen.set(Number(i), Number(at))
@@ -223,7 +229,6 @@ const runWakeAcross = (impl: Impl, spec: object, n: number): Promise<Result> =>
       })
     }
     listen(worker, "step")
-    listen(trigger, "trig")
   })
 
 /** Runs one driver child with `spec`; resolves with the JSON it prints last. */
@@ -258,8 +263,9 @@ interface Row {
   readonly upstream: ReadonlyArray<number>
 }
 
+/** The median of the measurements that succeeded (a failed one is NaN). */
 const median = (values: ReadonlyArray<number>) => {
-  const sorted = [...values].sort((a, b) => a - b)
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
 }
@@ -294,6 +300,10 @@ const measure = async (
         }
         results[impl].push(result)
         raw.push({ section, workload, impl, spec: full, result })
+      } catch (error) {
+        // One failed measurement is reported and left out; the run goes on.
+        log(`  ${section} ${workload}: ${impl} failed: ${error instanceof Error ? error.message.slice(0, 300) : String(error)}`)
+        results[impl].push({})
       } finally {
         await cleanup()
       }
@@ -316,8 +326,10 @@ const measure = async (
 }
 
 const fmt = (value: number) => (Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(1))
-const spread = (values: ReadonlyArray<number>) =>
-  values.length > 1 ? ` (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})` : ""
+const spread = (all: ReadonlyArray<number>) => {
+  const values = all.filter(Number.isFinite)
+  return values.length > 1 ? ` (${fmt(Math.min(...values))}–${fmt(Math.max(...values))})` : ""
+}
 
 const table = (ceilings: Record<string, number>) => {
   const lines = [
