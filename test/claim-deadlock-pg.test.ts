@@ -4,7 +4,7 @@ import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { expect, it } from "@effect/vitest"
 import { Context, Effect, Either, Layer } from "effect"
-import { admin, databaseUrl, uniqueName, withSearchPath, freshSchemaName } from "./support/postgres.js"
+import { admin, databaseUrl, withSearchPath, freshSchemaName } from "./support/postgres.js"
 
 it.scopedLive("concurrent claims over two keyed backlogs never fail", () =>
   Effect.gen(function* () {

@@ -6,7 +6,7 @@ import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Option } from "effect"
-import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath, freshSchemaName } from "./support/postgres.js"
+import { databaseUrl, pgAvailable, withSearchPath, freshSchemaName } from "./support/postgres.js"
 
 const clientCount = 4
 const rounds = 25

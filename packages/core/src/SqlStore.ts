@@ -19,14 +19,16 @@
 import { SqlClient } from "@effect/sql"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Option } from "effect"
-import { ConflictError, CorruptRowError, LeaseLostError, NotFoundError, StoreError } from "./DurablyError.js"
+import { ConflictError, CorruptRowError, NotFoundError, StoreError } from "./DurablyError.js"
 import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
 import { keyBlocks, migrate } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
+import type { ClaimedRun, Finish } from "./internal/hotPath.js"
+import { leaseLost, terminalWrites } from "./internal/hotPath.js"
 import * as PgHot from "./internal/pgHot.js"
 import * as SqliteDirect from "./internal/sqliteDirect.js"
 import { storeErrors, writeTransaction } from "./internal/transaction.js"
-import type { Run, RunStatus } from "./Run.js"
+import type { Run } from "./Run.js"
 import { terminalStatuses } from "./Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, RunFilter, StepWrite, TerminalOptions } from "./Store.js"
 import { Store } from "./Store.js"
@@ -62,9 +64,6 @@ export const make = Effect.gen(function* () {
   )
   /** The SQLite claim's "key is busy" predicate; its one parameter is `now`. */
   const keyBlocksClaim = keyBlocks("r", "?")
-
-  const leaseLost = (lease: Lease) =>
-    new LeaseLostError({ runId: lease.runId, generation: lease.generation })
 
   /** Succeeds when a fenced statement matched its row, fails with `LeaseLostError` otherwise. */
   const fenced = <E, R>(lease: Lease, statement: Effect.Effect<ReadonlyArray<Row>, E, R>) =>
@@ -267,16 +266,19 @@ export const make = Effect.gen(function* () {
       return yield* Effect.fail(error)
     })
 
+  const claimedRun: ClaimedRun = (row) =>
+    row === undefined
+      ? Effect.succeed(Option.none<Run>())
+      : decodeRun(row).pipe(
+          Effect.map(Option.some),
+          Effect.catchTag("CorruptRowError", (error) => failCorruptClaim(row, error))
+        )
+
   const claim = (options: { readonly workerId: string; readonly leaseMs: number }) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const rows = yield* claimSqlite(options.workerId, now, options.leaseMs)
-      const row = rows[0]
-      if (row === undefined) return Option.none<Run>()
-      return yield* decodeRun(row).pipe(
-        Effect.map(Option.some),
-        Effect.catchTag("CorruptRowError", (error) => failCorruptClaim(row, error))
-      )
+      return yield* claimedRun(rows[0])
     }).pipe(storeErrors("claim"))
 
   // --- fenced writes ---------------------------------------------------------
@@ -336,13 +338,7 @@ export const make = Effect.gen(function* () {
     }).pipe(storeErrors("log"))
 
   /** The terminal write of a lease holder, with step cleanup only once it succeeded. */
-  const finish = (
-    operation: string,
-    lease: Lease,
-    status: RunStatus,
-    fields: { readonly output: string | null; readonly error: string | null },
-    options: TerminalOptions
-  ) =>
+  const finish: Finish = (operation, lease, status, fields, options) =>
     Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const update = sql<Row>`UPDATE durably_runs SET status = ${status}, output = ${fields.output},
@@ -359,11 +355,7 @@ export const make = Effect.gen(function* () {
       return yield* decodeRun(row)
     }).pipe(storeErrors(operation))
 
-  const complete = (lease: Lease, output: unknown, options: TerminalOptions) =>
-    finish("complete", lease, "completed", { output: toJson(output) ?? "null", error: null }, options)
-
-  const fail = (lease: Lease, error: string, options: TerminalOptions) =>
-    finish("fail", lease, "failed", { output: null, error }, options)
+  const { complete, fail } = terminalWrites(finish)
 
   const release = (lease: Lease) =>
     Effect.gen(function* () {
@@ -483,10 +475,10 @@ export const make = Effect.gen(function* () {
   // SQLite on its connection directly when the client offers it, else the statements above.
   const generic = { enqueue, enqueueBatch, claim, renew, persistStep, progress, log, complete, fail, release }
   const hot = isPg
-    ? { ...generic, ...PgHot.make(yield* pgExecutor, failCorruptClaim) }
+    ? { ...generic, ...PgHot.make(yield* pgExecutor, claimedRun) }
     : Option.match(yield* Effect.serviceOption(SyncSqlite), {
         onNone: () => generic,
-        onSome: (sync) => SqliteDirect.make(sync, failCorruptClaim, createdRun)
+        onSome: (sync) => SqliteDirect.make(sync, claimedRun, createdRun)
       })
 
   return Store.of({

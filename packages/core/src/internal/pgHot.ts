@@ -3,15 +3,14 @@
 // prepared statements when the client offers `PreparedSql`, else through
 // `SqlClient` (`unsafe`, same text and parameters).
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, Option } from "effect"
-import type { CorruptRowError, StoreError } from "../DurablyError.js"
-import { LeaseLostError } from "../DurablyError.js"
-import type { Run, RunStatus } from "../Run.js"
-import type { Lease, LogWrite, StepWrite, Store, TerminalOptions } from "../Store.js"
+import { Clock, Effect } from "effect"
+import type { CorruptRowError, LeaseLostError } from "../DurablyError.js"
+import type { Run } from "../Run.js"
+import type { Lease, LogWrite, StepWrite, Store } from "../Store.js"
+import type { ClaimedRun, Finish, Row } from "./hotPath.js"
+import { leaseLost, terminalWrites } from "./hotPath.js"
 import { decodeRun, toJson } from "./rows.js"
 import { storeErrors } from "./transaction.js"
-
-type Row = Record<string, unknown>
 
 /** Runs one statement: `name` identifies `text` when it is prepared. */
 export type Execute = (name: string, text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
@@ -56,17 +55,9 @@ type Name = keyof typeof statements
 
 type Operations = Pick<Store["Type"], "claim" | "renew" | "persistStep" | "progress" | "log" | "complete" | "fail" | "release">
 
-/**
- * The hot operations over `execute`. `failCorruptClaim` fails a claimed row
- * that cannot be decoded (the store's own, so every path treats it the same).
- */
-export const make = (
-  execute: Execute,
-  failCorruptClaim: (row: Row, error: CorruptRowError) => Effect.Effect<never, CorruptRowError | SqlError>
-): Operations => {
+/** The hot operations over `execute`; `claimedRun` is the store's own, so every path treats a claimed row alike. */
+export const make = (execute: Execute, claimedRun: ClaimedRun): Operations => {
   const run = (name: Name, params: ReadonlyArray<unknown>) => execute(`durably_${name}`, statements[name], params)
-
-  const leaseLost = (lease: Lease) => new LeaseLostError({ runId: lease.runId, generation: lease.generation })
 
   /** One fenced statement; a matched row means the lease still held. */
   const fenced = (operation: string, lease: Lease, statement: Effect.Effect<ReadonlyArray<Row>, SqlError>) =>
@@ -77,15 +68,7 @@ export const make = (
 
   const claim = (options: { readonly workerId: string; readonly leaseMs: number }) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => run("claim", [options.workerId, now, options.leaseMs])).pipe(
-      Effect.flatMap((rows) => {
-        const row = rows[0]
-        return row === undefined
-          ? Effect.succeed(Option.none<Run>())
-          : decodeRun(row).pipe(
-              Effect.map(Option.some),
-              Effect.catchTag("CorruptRowError", (error) => failCorruptClaim(row, error))
-            )
-      }),
+      Effect.flatMap((rows) => claimedRun(rows[0])),
       storeErrors("claim")
     )
 
@@ -130,13 +113,7 @@ export const make = (
       )
     )
 
-  const finish = (
-    operation: string,
-    lease: Lease,
-    status: RunStatus,
-    fields: { readonly output: string | null; readonly error: string | null },
-    options: TerminalOptions
-  ): Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError> =>
+  const finish: Finish = (operation, lease, status, fields, options) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       run(options.deleteSteps ? "finishCleaning" : "finish", [
         status,
@@ -160,9 +137,7 @@ export const make = (
     persistStep,
     progress,
     log,
-    complete: (lease, output, options) =>
-      finish("complete", lease, "completed", { output: toJson(output) ?? "null", error: null }, options),
-    fail: (lease, error, options) => finish("fail", lease, "failed", { output: null, error }, options),
+    ...terminalWrites(finish),
     release: (lease) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => run("release", [now, lease.runId, lease.generation])).pipe(
         Effect.asVoid,

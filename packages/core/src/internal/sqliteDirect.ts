@@ -3,19 +3,17 @@
 // terminal write. The statements are those of `SqlStore`'s SQLite branches; a
 // multi-statement operation is one synchronous transaction, so nothing
 // interleaves with it. Rows are decoded after the connection is given back.
-import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Effect, Option } from "effect"
-import type { CorruptRowError, StoreError } from "../DurablyError.js"
-import { LeaseLostError } from "../DurablyError.js"
-import type { Run, RunStatus } from "../Run.js"
-import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store, TerminalOptions } from "../Store.js"
+import { Clock, Effect } from "effect"
+import type { CorruptRowError, LeaseLostError } from "../DurablyError.js"
+import type { Run } from "../Run.js"
+import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
+import type { ClaimedRun, Finish, Row } from "./hotPath.js"
+import { leaseLost, terminalWrites } from "./hotPath.js"
 import { keyBlocks } from "./migrations.js"
 import { decodeRun, toJson } from "./rows.js"
 import { makeRunIdSource } from "./runId.js"
 import { storeErrors } from "./transaction.js"
-
-type Row = Record<string, unknown>
 
 const fence = `id = @runId AND status = 'leased' AND lease_generation = @generation`
 
@@ -81,17 +79,15 @@ type Outcome =
   | { readonly _tag: "existing"; readonly row: Row; readonly disposition: "idempotent" | "coalesced" }
 
 /**
- * The hot operations on `sync`. `failCorruptClaim` fails a claimed row that
- * cannot be decoded (the store's own, so both paths treat it the same).
+ * The hot operations on `sync`. `claimedRun` and `createdRun` are the store's
+ * own, so every path treats a claimed row and a new run alike.
  */
 export const make = (
   sync: SyncSqlite["Type"],
-  failCorruptClaim: (row: Row, error: CorruptRowError) => Effect.Effect<never, CorruptRowError | SqlError>,
+  claimedRun: ClaimedRun,
   createdRun: (request: EnqueueRequest, id: string, inputJson: string, now: number) => Run
 ): Operations => {
   const nextId = makeRunIdSource()
-
-  const leaseLost = (lease: Lease) => new LeaseLostError({ runId: lease.runId, generation: lease.generation })
 
   /** One fenced statement at the current time; a matched row means the lease still held. */
   const fenced = (operation: string, sqlText: string, lease: Lease, params: Row) =>
@@ -169,17 +165,7 @@ export const make = (
           now
         })[0]
       )
-    ).pipe(
-      Effect.flatMap((row) =>
-        row === undefined
-          ? Effect.succeed(Option.none<Run>())
-          : decodeRun(row).pipe(
-              Effect.map(Option.some),
-              Effect.catchTag("CorruptRowError", (error) => failCorruptClaim(row, error))
-            )
-      ),
-      storeErrors("claim")
-    )
+    ).pipe(Effect.flatMap(claimedRun), storeErrors("claim"))
 
   const renew = (lease: Lease, leaseMs: number) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -207,13 +193,7 @@ export const make = (
       data: toJson(entry.data)
     })
 
-  const finish = (
-    operation: string,
-    lease: Lease,
-    status: RunStatus,
-    fields: { readonly output: string | null; readonly error: string | null },
-    options: TerminalOptions
-  ): Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError> =>
+  const finish: Finish = (operation, lease, status, fields, options) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       sync.use((c) => {
         const update = () => {
@@ -245,9 +225,7 @@ export const make = (
     persistStep,
     progress,
     log,
-    complete: (lease, output, options) =>
-      finish("complete", lease, "completed", { output: toJson(output) ?? "null", error: null }, options),
-    fail: (lease, error, options) => finish("fail", lease, "failed", { output: null, error }, options),
+    ...terminalWrites(finish),
     release: (lease) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         sync.use((c) =>

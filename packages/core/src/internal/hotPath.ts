@@ -1,0 +1,33 @@
+// What the store's hot-path implementations (SqlStore's own statements,
+// `sqliteDirect.ts`, `pgHot.ts`) share: the lease-loss error, how a claimed row
+// becomes a run, and the two terminal writes over one `finish`.
+import type { SqlError } from "@effect/sql/SqlError"
+import type { Effect, Option } from "effect"
+import type { CorruptRowError, StoreError } from "../DurablyError.js"
+import { LeaseLostError } from "../DurablyError.js"
+import type { Run, RunStatus } from "../Run.js"
+import type { Lease, Store, TerminalOptions } from "../Store.js"
+import { toJson } from "./rows.js"
+
+export type Row = Record<string, unknown>
+
+export const leaseLost = (lease: Lease): LeaseLostError =>
+  new LeaseLostError({ runId: lease.runId, generation: lease.generation })
+
+/** The claim's result from its row: none, the run, or (a row that cannot be decoded) that run failed at once. */
+export type ClaimedRun = (row: Row | undefined) => Effect.Effect<Option.Option<Run>, CorruptRowError | SqlError>
+
+/** A lease holder's terminal write (fenced, lease live), with the step cleanup `options` asks for. */
+export type Finish = (
+  operation: string,
+  lease: Lease,
+  status: RunStatus,
+  fields: { readonly output: string | null; readonly error: string | null },
+  options: TerminalOptions
+) => Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError>
+
+export const terminalWrites = (finish: Finish): Pick<Store["Type"], "complete" | "fail"> => ({
+  complete: (lease, output, options) =>
+    finish("complete", lease, "completed", { output: toJson(output) ?? "null", error: null }, options),
+  fail: (lease, error, options) => finish("fail", lease, "failed", { output: null, error }, options)
+})
