@@ -51,6 +51,12 @@ export const sqliteClient = (options: SqliteOptions): Layer.Layer<SqlClient.SqlC
 export interface PgOptions {
   /** A `postgres://` URL. */
   readonly url: string
+  /**
+   * Connections per pool (default 10). The layer keeps two pools, the
+   * `SqlClient`'s and the one for the store's prepared hot statements, so a
+   * process may open up to twice this many; both open connections only as
+   * they are needed.
+   */
   readonly maxConnections?: number | undefined
 }
 

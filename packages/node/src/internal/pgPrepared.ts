@@ -11,6 +11,16 @@ export interface PoolOptions {
   readonly maxConnections: number
 }
 
+/** PostgreSQL's "cached plan must not change result type" (feature_not_supported). */
+const isStalePlan = (cause: unknown): boolean =>
+  typeof cause === "object" &&
+  cause !== null &&
+  "code" in cause &&
+  cause.code === "0A000" &&
+  "message" in cause &&
+  typeof cause.message === "string" &&
+  cause.message.includes("cached plan")
+
 export const layer = (options: PoolOptions): Layer.Layer<PreparedSql, SqlError> =>
   Layer.scoped(
     PreparedSql,
@@ -27,12 +37,30 @@ export const layer = (options: PoolOptions): Layer.Layer<PreparedSql, SqlError> 
         }),
         (pool) => Effect.promise(() => pool.end())
       )
+      // A statement prepared before a migration changed its table's columns fails
+      // once with "cached plan must not change result type" on each connection
+      // that holds it: then every statement is prepared anew under fresh names.
+      let generation = 0
+      const run = (name: string, text: string, params: ReadonlyArray<unknown>) => {
+        const at = generation
+        return Effect.tryPromise({
+          try: () => pool.query<Record<string, unknown>>({ name: `${name}_${at}`, text, values: [...params] }),
+          catch: (cause) => ({ cause, stalePlan: isStalePlan(cause), at })
+        })
+      }
       return PreparedSql.of({
         query: (name, text, params) =>
-          Effect.tryPromise({
-            try: () => pool.query<Record<string, unknown>>({ name, text, values: [...params] }),
-            catch: (cause) => new SqlError({ cause, message: "Failed to execute statement" })
-          }).pipe(Effect.map((result) => result.rows))
+          run(name, text, params).pipe(
+            Effect.catchIf(
+              (failure) => failure.stalePlan,
+              (failure) => {
+                if (generation === failure.at) generation++
+                return run(name, text, params)
+              }
+            ),
+            Effect.mapError((failure) => new SqlError({ cause: failure.cause, message: "Failed to execute statement" })),
+            Effect.map((result) => result.rows)
+          )
       })
     })
   )
