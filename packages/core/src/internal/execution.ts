@@ -137,9 +137,10 @@ const fencedWrites = <R>(run: Run, deps: Deps<R>, control: Control) => {
       Effect.catchTag("LeaseLostError", () => lose)
     )
 
-  /** A step write extended the lease: the next renewal is due one interval later. */
+  /** A step write extended the lease: the next renewal is due one interval later. Gives the time. */
   const heartbeat = Effect.map(Clock.currentTimeMillis, (ms) => {
     control.expiresAt = ms + config.leaseMs
+    return new Date(ms)
   })
 
   // Renewal: the next renewal is due one interval after the last heartbeat
@@ -259,16 +260,16 @@ const execute = <R>(
               const output =
                 schema === undefined ? exit.value : yield* Effect.orDie(Schema.encode(schema)(exit.value))
               yield* write(store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt }))
-              yield* heartbeat
-              yield* publish({ type: "step:complete", ...stepBase, timestamp: yield* now, output })
+              const timestamp = yield* heartbeat
+              yield* publish({ type: "step:complete", ...stepBase, timestamp, output })
               return exit.value
             }
             if (Cause.isInterruptedOnly(exit.cause)) return yield* exit
             failedStepName = name
             const error = describeFailure(Cause.squash(exit.cause))
             yield* write(store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt }))
-            yield* heartbeat
-            yield* publish({ type: "step:fail", ...stepBase, timestamp: yield* now, error })
+            const timestamp = yield* heartbeat
+            yield* publish({ type: "step:fail", ...stepBase, timestamp, error })
             return yield* exit
           })
         }),
