@@ -41,6 +41,7 @@ export const makeOurs = async (spec: Spec) => {
     stop: () => durably.stop(),
     onComplete: (listener: () => void) => durably.on("run:complete", listener),
     countCompleted: async () => (await durably.getRuns({ status: "completed" })).length,
+    hasCompleted: async (n: number) => (await durably.getRuns({ status: "completed", limit: 1, offset: n - 1 })).length === 1,
     close: () => durably.dispose()
   }
 }

@@ -47,6 +47,7 @@ export const makeUpstream = async (spec) => {
     stop: () => durably.stop(),
     onComplete: (listener) => durably.on("run:complete", listener),
     countCompleted: async () => (await durably.getRuns({ status: "completed" })).length,
+    hasCompleted: async (n) => (await durably.getRuns({ status: "completed", limit: 1, offset: n - 1 })).length === 1,
     close: async () => {
       await durably.stop()
       await durably.db.destroy()
