@@ -475,7 +475,7 @@ export const make = Effect.gen(function* () {
   // SQLite on its connection directly when the client offers it, else the statements above.
   const generic = { enqueue, enqueueBatch, claim, renew, persistStep, progress, log, complete, fail, release }
   const hot = isPg
-    ? { ...generic, ...PgHot.make(yield* pgExecutor, claimedRun) }
+    ? { ...generic, ...PgHot.make(yield* pgExecutor, { claimedRun, nextId, createdRun, isPlain, enqueue }) }
     : Option.match(yield* Effect.serviceOption(SyncSqlite), {
         onNone: () => generic,
         onSome: (sync) => SqliteDirect.make(sync, claimedRun, createdRun)

@@ -1,12 +1,12 @@
-// The store's hot path on PostgreSQL: claim, the fenced writes of a lease
-// holder and its terminal write, each one statement. They run as named
+// The store's hot path on PostgreSQL: a plain trigger, the claim, the fenced
+// writes of a lease holder and its terminal write, each one statement. They run as named
 // prepared statements when the client offers `PreparedSql`, else through
 // `SqlClient` (`unsafe`, same text and parameters).
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect } from "effect"
 import type { CorruptRowError, LeaseLostError } from "../DurablyError.js"
 import type { Run } from "../Run.js"
-import type { Lease, LogWrite, StepWrite, Store } from "../Store.js"
+import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
 import { leaseLost, terminalWrites } from "./hotPath.js"
 import { decodeRun, toJson } from "./rows.js"
@@ -21,6 +21,9 @@ const finishUpdate = `UPDATE durably_runs SET status = $1, output = $2, error = 
     RETURNING *`
 
 const statements = {
+  insertRun: `INSERT INTO durably_runs
+      (id, job_name, input, status, idempotency_key, concurrency_key, labels, created_at, updated_at)
+    VALUES ($1, $2, $3, 'pending', NULL, $4, '{}', $5, $5)`,
   claim: `SELECT * FROM durably_claim($1, $2, $3)`,
   renew: `UPDATE durably_runs SET lease_expires_at = $1, lease_ms = $2, updated_at = $3
     WHERE id = $4 AND status = 'leased' AND lease_generation = $5 AND lease_expires_at > $3
@@ -53,11 +56,37 @@ const statements = {
 
 type Name = keyof typeof statements
 
-type Operations = Pick<Store["Type"], "claim" | "renew" | "persistStep" | "progress" | "log" | "complete" | "fail" | "release">
+type Operations = Pick<
+  Store["Type"],
+  "enqueue" | "claim" | "renew" | "persistStep" | "progress" | "log" | "complete" | "fail" | "release"
+>
 
-/** The hot operations over `execute`; `claimedRun` is the store's own, so every path treats a claimed row alike. */
-export const make = (execute: Execute, claimedRun: ClaimedRun): Operations => {
+/** What the hot path takes from the store: its own ways to name, build and claim runs. */
+export interface Shared {
+  readonly claimedRun: ClaimedRun
+  readonly nextId: Effect.Effect<string>
+  readonly createdRun: (request: EnqueueRequest, id: string, inputJson: string, now: number) => Run
+  /** No idempotency key, no labels, no coalescing: one insert and nothing to look up. */
+  readonly isPlain: (request: EnqueueRequest) => boolean
+  /** The store's enqueue, for every other request. */
+  readonly enqueue: Store["Type"]["enqueue"]
+}
+
+/** The hot operations over `execute`, with the store's own `shared` pieces so every path agrees. */
+export const make = (execute: Execute, shared: Shared): Operations => {
+  const { claimedRun } = shared
   const run = (name: Name, params: ReadonlyArray<unknown>) => execute(`durably_${name}`, statements[name], params)
+
+  const enqueue = (request: EnqueueRequest) =>
+    shared.isPlain(request)
+      ? Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const id = yield* shared.nextId
+          const input = JSON.stringify(request.input ?? null)
+          yield* run("insertRun", [id, request.jobName, input, request.concurrencyKey ?? null, now])
+          return { run: shared.createdRun(request, id, input, now), disposition: "created" } satisfies Enqueued
+        }).pipe(storeErrors("enqueue"))
+      : shared.enqueue(request)
 
   /** One fenced statement; a matched row means the lease still held. */
   const fenced = (operation: string, lease: Lease, statement: Effect.Effect<ReadonlyArray<Row>, SqlError>) =>
@@ -132,6 +161,7 @@ export const make = (execute: Execute, claimedRun: ClaimedRun): Operations => {
     )
 
   return {
+    enqueue,
     claim,
     renew,
     persistStep,
