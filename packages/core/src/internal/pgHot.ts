@@ -1,7 +1,7 @@
 // The store's hot path on PostgreSQL: a plain trigger, the claim, the fenced
-// writes of a lease holder and its terminal write, each one statement. They run as named
-// prepared statements when the client offers `PreparedSql`, else through
-// `SqlClient` (`unsafe`, same text and parameters).
+// writes of a lease holder and its terminal write, each one statement. They
+// run as named prepared statements when the client offers `PreparedSql`, else
+// through `SqlClient` (`unsafe`, same text and parameters).
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect } from "effect"
 import type { CorruptRowError, LeaseLostError } from "../DurablyError.js"
@@ -13,7 +13,11 @@ import { decodeRun, toJson } from "./rows.js"
 import { storeErrors } from "./transaction.js"
 
 /** Runs one statement: `name` identifies `text` when it is prepared. */
-export type Execute = (name: string, text: string, params: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<Row>, SqlError>
+export type Execute = (
+  name: string,
+  text: string,
+  params: ReadonlyArray<unknown>
+) => Effect.Effect<ReadonlyArray<Row>, SqlError>
 
 const finishUpdate = `UPDATE durably_runs SET status = $1, output = $2, error = $3,
       completed_at = $4, updated_at = $4, lease_owner = NULL, lease_expires_at = NULL
