@@ -11,14 +11,13 @@ import { createRequire } from "node:module"
 import { cpus, totalmem, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import pg from "pg"
+import { admin, databaseUrl, probe } from "../postgres.js"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
 const root = resolve(here, "../..")
 const upstreamDir = join(root, ".bench/upstream")
 const quick = process.argv.includes("--quick")
 const reps = quick ? 1 : 3
-const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
 type Backend =
   | { readonly kind: "sqlite"; readonly filename: string; readonly synchronous: "NORMAL" | "FULL" }
@@ -71,29 +70,6 @@ const bundleOurs = async () => {
     const link = join(oursDir, "node_modules", name)
     rmSync(link, { force: true, recursive: true })
     symlinkSync(target, link, "dir")
-  }
-}
-
-const pgAvailable = async (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 })
-  try {
-    await client.connect()
-    await client.query("SELECT 1")
-    return undefined
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-const admin = async (text: string) => {
-  const client = new pg.Client({ connectionString: databaseUrl })
-  await client.connect()
-  try {
-    await client.query(text)
-  } finally {
-    await client.end()
   }
 }
 
@@ -353,7 +329,7 @@ const table = (ceilings: Record<string, number>) => {
 const main = async () => {
   installUpstream()
   await bundleOurs()
-  const pgDown = await pgAvailable()
+  const pgDown = await probe()
   log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`)
   log(`repetitions: ${reps}; pollingIntervalMs 10, default leases, preserveSteps false, SQLite in WAL mode`)
   if (pgDown !== undefined) log(`PostgreSQL sections skipped: ${databaseUrl} does not answer (${pgDown})`)

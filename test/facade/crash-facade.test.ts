@@ -15,9 +15,9 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { createDurably, defineJob } from "durably"
 import { describe, expect, it } from "vitest"
-import { z } from "zod"
 import { admin, databaseUrl, pgAvailable, uniqueName, withSearchPath } from "../support/postgres.js"
 import { executions } from "../support/counterFile.js"
+import { facadeCrashShape } from "./children/facadeCrashJob.js"
 import type { Command, Report } from "./children/facade-worker.js"
 
 const script = fileURLToPath(new URL("./children/facade-worker.ts", import.meta.url))
@@ -29,12 +29,7 @@ const leaseMs = 1500
 
 /** Same name and schemas as the workers' job; this process only triggers and reads runs, it never executes one. */
 const facadeCrash = defineJob({
-  name: "facade-crash",
-  input: z.object({ start: z.number() }),
-  output: z.object({
-    value: z.number(),
-    pids: z.object({ first: z.number(), second: z.number(), third: z.number() })
-  }),
+  ...facadeCrashShape,
   run: async () => {
     throw new Error("the test process never executes runs; the worker processes do")
   }

@@ -262,6 +262,27 @@ export const makeApi = (parts: {
 
 export const basePath = "/api/durably"
 
+/** An `Api` over a Web handler mounted at `basePath`; the database file is removed after `close`. */
+const webApi = (
+  handler: { readonly handle: (request: Request, basePath?: string) => Promise<Response> },
+  database: ReturnType<typeof tempDatabase>,
+  gates: Gates,
+  close: () => Promise<void>
+): Api =>
+  makeApi({
+    fetch: (path, init) => handler.handle(new Request(`http://localhost${basePath}${path}`, init), basePath),
+    filename: database.filename,
+    gates,
+    handle: (request, base) => handler.handle(request, base),
+    dispose: async () => {
+      try {
+        await close()
+      } finally {
+        database.remove()
+      }
+    }
+  })
+
 /** Builds `layer` into a new scope; the context and how to close the scope. */
 export const buildLayer = async <A, E>(layer: Layer.Layer<A, E>) => {
   const scope = Effect.runSync(Scope.make())
@@ -284,19 +305,9 @@ export const openWebApi = async <Ctx>(options: DurablyHttp.Options<Ctx>): Promis
     )
     engine = built
     const handler = DurablyHttp.toWebHandler(built.context, options)
-    return makeApi({
-      fetch: (path, init) => handler.handle(new Request(`http://localhost${basePath}${path}`, init), basePath),
-      filename: database.filename,
-      gates,
-      handle: (request, base) => handler.handle(request, base),
-      dispose: async () => {
-        try {
-          await handler.dispose()
-          await built.close()
-        } finally {
-          database.remove()
-        }
-      }
+    return webApi(handler, database, gates, async () => {
+      await handler.dispose()
+      await built.close()
     })
   } catch (error) {
     await engine?.close()
@@ -317,20 +328,7 @@ export const openFacadeApi = async <Ctx>(options: DurablyHandlerOptions<Ctx>): P
     database.remove()
     throw error
   }
-  const handler = createDurablyHandler(durably, options)
-  return makeApi({
-    fetch: (path, init) => handler.handle(new Request(`http://localhost${basePath}${path}`, init), basePath),
-    filename: database.filename,
-    gates,
-    handle: (request, base) => handler.handle(request, base),
-    dispose: async () => {
-      try {
-        await durably.dispose()
-      } finally {
-        database.remove()
-      }
-    }
-  })
+  return webApi(createDurablyHandler(durably, options), database, gates, () => durably.dispose())
 }
 
 // --- HTTP helpers ------------------------------------------------------------------

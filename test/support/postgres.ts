@@ -3,22 +3,9 @@
 // it), dropped afterwards. Under CI a missing server fails; locally the PG
 // tests are skipped with a printed reason.
 import { Effect, Layer } from "effect"
-import pg from "pg"
+import { admin, databaseUrl, probe } from "../../scripts/postgres.js"
 
-export const databaseUrl = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-
-const probe = async (): Promise<string | undefined> => {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3000 })
-  try {
-    await client.connect()
-    await client.query("SELECT 1")
-    return undefined
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
+export { admin, databaseUrl }
 
 const unreachable = await probe()
 if (unreachable !== undefined) {
@@ -30,16 +17,6 @@ if (unreachable !== undefined) {
 
 /** True when a server answers at DATABASE_URL. */
 export const pgAvailable = unreachable === undefined
-
-export const admin = async (text: string, url: string = databaseUrl): Promise<void> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(text)
-  } finally {
-    await client.end()
-  }
-}
 
 export const withSearchPath = (url: string, schema: string): string => {
   const parsed = new URL(url)

@@ -13,10 +13,12 @@
 // with `started`); `close` disposes it (answered with `closed`). Every
 // `run:leased`, `run:complete` and `worker:error` event is forwarded. The
 // process leaves when the parent goes away.
-import { appendFileSync, existsSync, readFileSync } from "node:fs"
+import { appendFileSync } from "node:fs"
 import { createDurably, defineJob } from "durably"
 import type { Durably } from "durably"
 import { z } from "zod"
+import { executions } from "../../support/counterFile.js"
+import { facadeCrashShape } from "./facadeCrashJob.js"
 
 /** Parent → child. */
 export type Command = { readonly cmd: "start" } | { readonly cmd: "close" }
@@ -59,10 +61,7 @@ const count = (step: string, runId: string): void => appendFileSync(counterFile,
 
 /** True when the counter file already has an execution of `step` for `runId`. */
 const ranBefore = (step: string, runId: string): boolean =>
-  existsSync(counterFile) &&
-  readFileSync(counterFile, "utf8")
-    .split("\n")
-    .some((line) => line.startsWith(`${step} ${runId} `))
+  executions(counterFile).some((execution) => execution.step === step && execution.runId === runId)
 
 /** Waits until the step is aborted (or gives up after a minute, failing the step). */
 const blockUntilAborted = (signal: AbortSignal): Promise<never> =>
@@ -81,12 +80,7 @@ const blockUntilAborted = (signal: AbortSignal): Promise<never> =>
 const Counted = z.object({ value: z.number(), pid: z.number() })
 
 const facadeCrash = defineJob({
-  name: "facade-crash",
-  input: z.object({ start: z.number() }),
-  output: z.object({
-    value: z.number(),
-    pids: z.object({ first: z.number(), second: z.number(), third: z.number() })
-  }),
+  ...facadeCrashShape,
   run: async (step, input) => {
     const first = Counted.parse(
       await step.run("first", () => {
