@@ -545,6 +545,22 @@ export const eventsOf = (frames: ReadonlyArray<Frame>): Array<EventJson> =>
 
 export const typesOf = (frames: ReadonlyArray<Frame>): Array<string> => eventsOf(frames).map((event) => event.type)
 
+/** The `current` of a `run:progress` event. */
+const currentOf = (event: EventJson): number => (event["progress"] as { current: number }).current
+
+/**
+ * Triggers the `progress` job (held at its gate "g"), subscribes to it once it
+ * is leased, then lets it go: the stream sees every progress update it makes.
+ */
+const watchProgress = async (api: Api, input: { gate: string; count: number; after?: string }) => {
+  const { runId } = await trigger(api, { jobName: "progress", input })
+  await waitForStatus(api, runId, ["leased"])
+  const stream = await openSse(api, `/subscribe?runId=${runId}`)
+  await stream.live()
+  api.gates.open(input.gate)
+  return { runId, stream }
+}
+
 /** Opens an SSE route: checks it answers a 200 event stream and returns a client (closed with the API). */
 export const openSse = async (api: Api, path: string, headers: Record<string, string> = {}): Promise<SseClient> => {
   const res = await within(api.fetch(path, { headers }), `the response of GET ${path}`)
@@ -993,16 +1009,12 @@ export const routesSuite = (name: string, openApi: OpenApi) =>
 
       it("throttles run:progress frames (latest wins) and sends the last progress before run:complete", async () => {
         const api = await open({ keepAliveMs: 50, progressThrottleMs: 100 })
-        const { runId } = await trigger(api, { jobName: "progress", input: { gate: "g", count: 200 } })
-        await waitForStatus(api, runId, ["leased"])
-        const stream = await openSse(api, `/subscribe?runId=${runId}`)
-        await stream.live()
-        api.gates.open("g")
+        const { runId, stream } = await watchProgress(api, { gate: "g", count: 200 })
         const events = eventsOf(await stream.toEnd("the run's events", 20_000))
         const progress = events.filter((event) => event.type === "run:progress")
         expect(progress.length).toBeGreaterThan(0)
         expect(progress.length).toBeLessThanOrEqual(40)
-        const currents = progress.map((event) => (event["progress"] as { current: number }).current)
+        const currents = progress.map(currentOf)
         expect(currents).toEqual([...currents].sort((x, y) => x - y))
         const lastProgress = events.findLastIndex((event) => event.type === "run:progress")
         expect(events[lastProgress]).toMatchObject({ progress: { current: 200, total: 200 } })
@@ -1013,17 +1025,13 @@ export const routesSuite = (name: string, openApi: OpenApi) =>
 
       it("a held-back run:progress is sent when its interval is up, without waiting for the run's next event", async () => {
         const api = await open({ keepAliveMs: 50, progressThrottleMs: 100 })
-        const { runId } = await trigger(api, { jobName: "progress", input: { gate: "g", count: 200, after: "g2" } })
-        await waitForStatus(api, runId, ["leased"])
-        const stream = await openSse(api, `/subscribe?runId=${runId}`)
-        await stream.live()
-        api.gates.open("g")
+        const { runId, stream } = await watchProgress(api, { gate: "g", count: 200, after: "g2" })
         // The run now waits, publishing nothing: only the throttle's timer can deliver 200/200.
         const frames = await stream.until(
           (frame) =>
             frame.kind === "event" &&
             frame.event.type === "run:progress" &&
-            (frame.event["progress"] as { current: number }).current === 200,
+            currentOf(frame.event) === 200,
           "the last progress while the run waits",
           5_000
         )
@@ -1037,15 +1045,9 @@ export const routesSuite = (name: string, openApi: OpenApi) =>
 
       it("with progressThrottleMs 0 every run:progress frame is sent, in order", async () => {
         const api = await open({ keepAliveMs: 50, progressThrottleMs: 0 })
-        const { runId } = await trigger(api, { jobName: "progress", input: { gate: "g", count: 200 } })
-        await waitForStatus(api, runId, ["leased"])
-        const stream = await openSse(api, `/subscribe?runId=${runId}`)
-        await stream.live()
-        api.gates.open("g")
+        const { stream } = await watchProgress(api, { gate: "g", count: 200 })
         const events = eventsOf(await stream.toEnd("the run's events", 20_000))
-        const currents = events
-          .filter((event) => event.type === "run:progress")
-          .map((event) => (event["progress"] as { current: number }).current)
+        const currents = events.filter((event) => event.type === "run:progress").map(currentOf)
         expect(currents).toEqual(Array.from({ length: 200 }, (_, i) => i + 1))
         expect(events.at(-1)?.type).toBe("run:complete")
       })
