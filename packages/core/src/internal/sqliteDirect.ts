@@ -17,7 +17,33 @@ import { storeErrors } from "./transaction.js"
 
 const fence = `id = @runId AND status = 'leased' AND lease_generation = @generation`
 
-const statements = {
+/** A statement written with named parameters, run with positional ones. */
+interface Positional {
+  readonly sql: string
+  readonly names: ReadonlyArray<string>
+}
+
+// better-sqlite3 binds a named parameter by looking its name up in the object
+// given, which costs more than the step insert itself; so the names are read
+// once here and `?` placeholders bound in order.
+const positional = (text: string): Positional => {
+  const names: Array<string> = []
+  const sql = text.replace(/@(\w+)/g, (_, name: string) => {
+    names.push(name)
+    return "?"
+  })
+  return { sql, names }
+}
+
+/** Runs `statement` with its named parameters taken from `params`; its rows. */
+const all = (c: SyncConnection, statement: Positional, params: Row) =>
+  c.prepare(statement.sql).all(...statement.names.map((name) => params[name]))
+
+/** Runs `statement`, which returns no rows, with its named parameters taken from `params`. */
+const run = (c: SyncConnection, statement: Positional, params: Row) =>
+  c.prepare(statement.sql).run(...statement.names.map((name) => params[name]))
+
+const named = {
   insertRun: `INSERT INTO durably_runs
       (id, job_name, input, status, idempotency_key, concurrency_key, labels, created_at, updated_at)
     VALUES (@id, @jobName, @input, 'pending', @idempotencyKey, @concurrencyKey, @labels, @now, @now)
@@ -68,6 +94,10 @@ const statements = {
     WHERE ${fence}`
 } as const
 
+const statements = Object.fromEntries(
+  Object.entries(named).map(([key, text]) => [key, positional(text)])
+) as { readonly [K in keyof typeof named]: Positional }
+
 type Operations = Pick<
   Store["Type"],
   "enqueue" | "enqueueBatch" | "claim" | "renew" | "persistStep" | "progress" | "log" | "complete" | "fail" | "release"
@@ -90,9 +120,9 @@ export const make = (
   const nextId = makeRunIdSource()
 
   /** One fenced statement at the current time; a matched row means the lease still held. */
-  const fenced = (operation: string, sqlText: string, lease: Lease, params: Row) =>
+  const fenced = (operation: string, statement: Positional, lease: Lease, params: Row) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sync.use((c) => c.prepare(sqlText).all({ ...params, now, runId: lease.runId, generation: lease.generation }))
+      sync.use((c) => all(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }))
     ).pipe(
       Effect.flatMap((rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
       storeErrors(operation)
@@ -102,13 +132,13 @@ export const make = (
     if (request.coalesce === "skip" && request.concurrencyKey !== undefined) {
       const existing = findByIdempotencyKey(c, request)
       if (existing !== undefined) return { _tag: "existing", row: existing, disposition: "idempotent" }
-      const pending = c.prepare(statements.pendingWithKey).all(request.concurrencyKey)[0]
+      const pending = c.prepare(statements.pendingWithKey.sql).all(request.concurrencyKey)[0]
       if (pending !== undefined) return { _tag: "existing", row: pending, disposition: "coalesced" }
     }
     while (true) {
       const id = nextId(now)
       const input = JSON.stringify(request.input ?? null)
-      const inserted = c.prepare(statements.insertRun).all({
+      const inserted = all(c, statements.insertRun, {
         id,
         jobName: request.jobName,
         input,
@@ -118,7 +148,7 @@ export const make = (
         now
       })
       if (inserted.length > 0) {
-        const insertLabel = c.prepare(statements.insertLabel)
+        const insertLabel = c.prepare(statements.insertLabel.sql)
         for (const [key, value] of Object.entries(request.labels ?? {})) insertLabel.run(id, key, value)
         return { _tag: "created", run: createdRun(request, id, input, now) }
       }
@@ -131,7 +161,7 @@ export const make = (
   const findByIdempotencyKey = (c: SyncConnection, request: EnqueueRequest): Row | undefined =>
     request.idempotencyKey === undefined
       ? undefined
-      : c.prepare(statements.byIdempotencyKey).all(request.jobName, request.idempotencyKey)[0]
+      : c.prepare(statements.byIdempotencyKey.sql).all(request.jobName, request.idempotencyKey)[0]
 
   const toEnqueued = (outcome: Outcome): Effect.Effect<Enqueued, CorruptRowError> =>
     outcome._tag === "created"
@@ -158,7 +188,7 @@ export const make = (
   const claim = (options: { readonly workerId: string; readonly leaseMs: number }) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       sync.use((c) =>
-        c.prepare(statements.claim).all({
+        all(c, statements.claim, {
           workerId: options.workerId,
           expiresAt: now + options.leaseMs,
           leaseMs: options.leaseMs,
@@ -197,14 +227,14 @@ export const make = (
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       sync.use((c) => {
         const update = () => {
-          const row = c.prepare(statements.finish).all({
+          const row = all(c, statements.finish, {
             ...fields,
             status,
             now,
             runId: lease.runId,
             generation: lease.generation
           })[0]
-          if (row !== undefined && options.deleteSteps) c.prepare(statements.deleteStepOutputs).run(lease.runId)
+          if (row !== undefined && options.deleteSteps) c.prepare(statements.deleteStepOutputs.sql).run(lease.runId)
           return row
         }
         return options.deleteSteps ? c.transaction(update) : update()
@@ -229,7 +259,7 @@ export const make = (
     release: (lease) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         sync.use((c) =>
-          c.prepare(statements.release).run({ now, runId: lease.runId, generation: lease.generation })
+          run(c, statements.release, { now, runId: lease.runId, generation: lease.generation })
         )
       ).pipe(Effect.asVoid, storeErrors("release"))
   }

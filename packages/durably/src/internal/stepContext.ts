@@ -4,7 +4,7 @@
 // terminal event keep their order.
 import { Step } from "@durably/core"
 import type { Runtime } from "effect"
-import { Cause, Effect, Exit, Fiber, Runtime as R } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Runtime as R } from "effect"
 import { toFacadeError } from "./translate.js"
 
 /** What a job's `run` receives as `step`. */
@@ -45,10 +45,14 @@ const abortReason = (signal: AbortSignal): unknown =>
   signal.reason ?? new DOMException("The run was stopped", "AbortError")
 
 export const makeSteps = (runtime: Runtime.Runtime<Step.Step>, runId: string, signal: AbortSignal): Steps => {
+  const steps = Context.get(runtime.context, Step.Step)
   const inFlight = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
   // Progress and log writes are fire-and-forget but kept in call order; a step
-  // starts, and completes, only after the writes issued before it.
+  // starts, and completes, only after the writes issued before it. `pending`
+  // counts the writes not finished yet, so a step with none to wait for
+  // starts at once.
   let writes: Promise<void> = Promise.resolve()
+  let pending = 0
 
   const fork = <A, E>(effect: Effect.Effect<A, E, Step.Step>): Promise<Exit.Exit<A, E>> =>
     new Promise((resolve) => {
@@ -60,13 +64,20 @@ export const makeSteps = (runtime: Runtime.Runtime<Step.Step>, runId: string, si
       })
     })
 
+  /** Runs `next` once the writes issued so far have finished. */
+  const afterWrites = <A>(next: () => A | PromiseLike<A>): Promise<A> =>
+    pending === 0 ? Promise.resolve(next()) : writes.then(next)
+
   const write = (effect: Effect.Effect<void, never, Step.Step>): void => {
     if (signal.aborted) return
-    writes = writes.then(() => fork(effect)).then(() => undefined)
+    pending++
+    writes = writes.then(() => fork(effect)).then(() => {
+      pending--
+    })
   }
 
   const log = (level: "info" | "warn" | "error") => (message: string, data?: unknown) =>
-    write(Effect.flatMap(Step.Step, (step) => step.log(level, message, data)))
+    write(steps.log(level, message, data))
 
   const context: StepContext = {
     runId,
@@ -76,28 +87,23 @@ export const makeSteps = (runtime: Runtime.Runtime<Step.Step>, runId: string, si
     run: <T>(name: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> => {
       if (signal.aborted) return Promise.reject(abortReason(signal))
       // The step gets the job's signal: a step is only ever interrupted when its run is stopped.
+      // It completes once its result is in and the writes it issued have finished.
       const body = Effect.async<T, unknown>((resume) => {
-        const settle = async () => {
-          const value = await fn(signal)
-          await writes
-          return value
-        }
-        settle().then(
-          (value) => resume(Effect.succeed(value)),
-          (thrown: unknown) => resume(Effect.fail(thrown))
-        )
+        new Promise<T>((resolve) => resolve(fn(signal)))
+          .then((value) => afterWrites(() => value))
+          .then(
+            (value) => resume(Effect.succeed(value)),
+            (thrown: unknown) => resume(Effect.fail(thrown))
+          )
       })
-      return writes
-        .then(() => fork(Step.run(name, body)))
-        .then((exit) => {
-          if (Exit.isSuccess(exit)) return exit.value
-          if (Cause.isInterruptedOnly(exit.cause)) throw abortReason(signal)
-          const failure = Cause.failureOption(exit.cause)
-          throw failure._tag === "Some" ? toFacadeError(failure.value) : Cause.squash(exit.cause)
-        })
+      return afterWrites(() => fork(steps.run(name, body))).then((exit) => {
+        if (Exit.isSuccess(exit)) return exit.value
+        if (Cause.isInterruptedOnly(exit.cause)) throw abortReason(signal)
+        const failure = Cause.failureOption(exit.cause)
+        throw failure._tag === "Some" ? toFacadeError(failure.value) : Cause.squash(exit.cause)
+      })
     },
-    progress: (current, total, message) =>
-      write(Effect.flatMap(Step.Step, (step) => step.progress(current, total, message))),
+    progress: (current, total, message) => write(steps.progress(current, total, message)),
     log: { info: log("info"), warn: log("warn"), error: log("error") }
   }
 
