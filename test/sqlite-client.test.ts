@@ -1,8 +1,11 @@
 // Our SQLite client offers its connection directly (`SyncSqlite`) for the
 // store's hot statements. Those must never land inside another fiber's
 // `SqlClient` transaction (a rollback there would take them along), and must
-// still work from inside the calling fiber's own transaction.
+// still work from inside the calling fiber's own transaction. A claim on a
+// FULL connection commits relaxed, and leaves the connection at FULL.
 import { Store } from "@durably/core/Store"
+import type { SyncConnection } from "@durably/core/SyncSqlite"
+import { SyncSqlite } from "@durably/core/SyncSqlite"
 import { NodeStore } from "@durably/node"
 import { SqlClient } from "@effect/sql"
 import { expect, it } from "@effect/vitest"
@@ -54,6 +57,40 @@ it.layer(layer)("SQLite client with direct access", (it) => {
       expect(Exit.isFailure(rolledBack)).toBe(true)
       const lostId = Exit.isFailure(rolledBack) ? String((rolledBack.cause as { error?: unknown }).error) : ""
       expect(yield* Effect.flip(store.getRun(lostId))).toMatchObject({ _tag: "NotFoundError" })
+    })
+  )
+})
+
+const full = freshFile((filename) => NodeStore.sqlite({ filename, synchronous: "FULL" }))
+
+it.layer(full)("SQLite client with synchronous = FULL", (it) => {
+  const level = (c: SyncConnection) => c.prepare("PRAGMA synchronous").all()[0]?.["synchronous"]
+
+  it.effect("a relaxed body commits with synchronous = NORMAL, and FULL is back afterwards, also when it throws", () =>
+    Effect.gen(function* () {
+      const sync = yield* SyncSqlite
+      const seen = yield* sync.use((c) => [level(c), c.relaxed(() => level(c)), level(c)])
+      expect(seen).toEqual([2, 1, 2])
+      const thrown = yield* Effect.exit(
+        sync.use((c) =>
+          c.relaxed(() => {
+            throw new Error("boom")
+          })
+        )
+      )
+      expect(Exit.isFailure(thrown)).toBe(true)
+      expect(yield* sync.use(level)).toBe(2)
+    })
+  )
+
+  it.effect("a claim leaves the connection at FULL for the step writes that follow", () =>
+    Effect.gen(function* () {
+      const store = yield* Store
+      const sync = yield* SyncSqlite
+      yield* store.enqueue({ jobName: "job", input: { n: 1 } })
+      const claimed = yield* store.claim({ workerId: "w", leaseMs: 30_000 })
+      expect(claimed._tag).toBe("Some")
+      expect(yield* sync.use(level)).toBe(2)
     })
   )
 })

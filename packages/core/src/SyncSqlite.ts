@@ -41,6 +41,14 @@ export interface SyncConnection {
    * returns and rolling back when it throws.
    */
   readonly transaction: <A>(body: () => A) => A
+  /**
+   * Runs `body` with commits that need not reach the disk before they return
+   * (`synchronous = NORMAL` while it runs, whatever the connection's setting):
+   * a crash of the machine may lose them, but never a later commit, since a
+   * durable commit flushes the log up to and including them. For writes whose
+   * loss a crash makes harmless (a claim: every process that held it died too).
+   */
+  readonly relaxed: <A>(body: () => A) => A
 }
 
 /**

@@ -187,13 +187,18 @@ export const make = (
 
   const claim = (options: { readonly workerId: string; readonly leaseMs: number }) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      // Relaxed: a claim lost in a crash of the machine is harmless, since its holder died with it
+      // and the run is claimable again; the run's first durable write makes the claim durable too.
       sync.use((c) =>
-        all(c, statements.claim, {
-          workerId: options.workerId,
-          expiresAt: now + options.leaseMs,
-          leaseMs: options.leaseMs,
-          now
-        })[0]
+        c.relaxed(
+          () =>
+            all(c, statements.claim, {
+              workerId: options.workerId,
+              expiresAt: now + options.leaseMs,
+              leaseMs: options.leaseMs,
+              now
+            })[0]
+        )
       )
     ).pipe(Effect.flatMap(claimedRun), storeErrors("claim"))
 

@@ -51,6 +51,9 @@ const makeConnection = (options: ClientOptions) =>
       return statement
     }
 
+    // With synchronous = NORMAL every commit is relaxed already.
+    const relax = options.synchronous === "NORMAL" ? undefined : prepare("PRAGMA synchronous = NORMAL")
+    const restore = prepare(`PRAGMA synchronous = ${options.synchronous}`)
     const begin = prepare("BEGIN IMMEDIATE")
     const commit = prepare("COMMIT")
     const rollback = prepare("ROLLBACK")
@@ -72,6 +75,15 @@ const makeConnection = (options: ClientOptions) =>
         } catch (error) {
           if (db.inTransaction) rollback.run()
           throw error
+        }
+      },
+      relaxed: (body) => {
+        if (relax === undefined) return body()
+        relax.run()
+        try {
+          return body()
+        } finally {
+          restore.run()
         }
       }
     }
