@@ -324,7 +324,8 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect(yield* store.getLogs(fresh.id)).toEqual([])
           // The new holder is unaffected.
           yield* store.persistStep(leaseOf(fresh), step("two", 1))
-          expect((yield* store.complete(leaseOf(fresh), "done", keep)).status).toBe("completed")
+          yield* store.complete(leaseOf(fresh), "done", keep)
+          expect((yield* store.getRun(fresh.id)).status).toBe("completed")
         }))
 
       test("an expired lease cannot complete or fail even before anyone reclaims it", (store) =>
@@ -345,7 +346,8 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           const run = yield* claimOrFail(store)
           yield* store.persistStep(leaseOf(run), step("one", 0))
           yield* TestClock.adjust(500)
-          const done = yield* store.complete(leaseOf(run), { synced: 3 }, cleanup)
+          yield* store.complete(leaseOf(run), { synced: 3 }, cleanup)
+          const done = yield* store.getRun(run.id)
           expect(done.status).toBe("completed")
           expect(done.output).toEqual({ synced: 3 })
           expect(done.completedAt?.getTime()).toBe(500)
@@ -367,7 +369,8 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
         Effect.gen(function* () {
           yield* store.enqueue({ jobName: "j", input: 1 })
           const run = yield* claimOrFail(store)
-          const failed = yield* store.fail(leaseOf(run), "boom", cleanup)
+          yield* store.fail(leaseOf(run), "boom", cleanup)
+          const failed = yield* store.getRun(run.id)
           expect(failed.status).toBe("failed")
           expect(failed.error).toBe("boom")
           expect(failed.output).toBeNull()
@@ -466,7 +469,8 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           const finish = Effect.gen(function* () {
             yield* store.enqueue({ jobName: "j", input: 1 })
             const run = yield* claimOrFail(store)
-            return yield* store.complete(leaseOf(run), null, keep)
+            yield* store.complete(leaseOf(run), null, keep)
+            return run
           })
           const old1 = yield* finish
           yield* TestClock.adjust(10)

@@ -346,13 +346,11 @@ export const make = Effect.gen(function* () {
           lease_owner = NULL, lease_expires_at = NULL
         WHERE id = ${lease.runId} AND status = 'leased' AND lease_generation = ${lease.generation}
           AND lease_expires_at > ${now}
-        RETURNING *`
+        RETURNING id`
       const rows = yield* !options.deleteSteps
         ? update
         : transaction(Effect.tap(update, (rows) => (rows.length > 0 ? deleteStepOutputs(lease.runId) : Effect.void)))
-      const row = rows[0]
-      if (row === undefined) return yield* Effect.fail(leaseLost(lease))
-      return yield* decodeRun(row)
+      if (rows.length === 0) return yield* Effect.fail(leaseLost(lease))
     }).pipe(storeErrors(operation))
 
   const { complete, fail } = terminalWrites(finish)

@@ -134,18 +134,21 @@ export class Store extends Context.Tag("@durably/core/Store")<
     readonly progress: (lease: Lease, progress: Progress) => Effect.Effect<void, StoreError | LeaseLostError>
     /** Append a log entry (fenced). */
     readonly log: (lease: Lease, entry: LogWrite) => Effect.Effect<void, StoreError | LeaseLostError>
-    /** Mark the run completed with its encoded output (fenced, lease must be live). */
+    /**
+     * Mark the run completed with its encoded output (fenced, lease must be live).
+     * Nothing is read back: the holder knows the run, and `getRun` gives it whole.
+     */
     readonly complete: (
       lease: Lease,
       output: unknown,
       options: TerminalOptions
-    ) => Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError>
+    ) => Effect.Effect<void, StoreError | LeaseLostError>
     /** Mark the run failed (fenced, lease must be live). */
     readonly fail: (
       lease: Lease,
       error: string,
       options: TerminalOptions
-    ) => Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError>
+    ) => Effect.Effect<void, StoreError | LeaseLostError>
     /** Give up a lease without finishing, so any worker can resume the run at once. */
     readonly release: (lease: Lease) => Effect.Effect<void, StoreError>
     /** pending | leased → cancelled, atomically; terminal runs are a `ConflictError`. */

@@ -320,7 +320,8 @@ const execute = <R>(
       const completed = yield* Effect.either(store.complete(lease, encoded.right, terminal))
       if (completed._tag === "Left") return yield* reportError(completed.left)
       const timestamp = yield* now
-      const startedAt = completed.right.startedAt?.getTime() ?? leasedAt.getTime()
+      // The claim set `started_at` (on the first claim) and completion leaves it as it is.
+      const startedAt = run.startedAt?.getTime() ?? leasedAt.getTime()
       return yield* publish({
         type: "run:complete",
         ...base,

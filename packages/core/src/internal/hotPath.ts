@@ -24,7 +24,7 @@ export type Finish = (
   status: RunStatus,
   fields: { readonly output: string | null; readonly error: string | null },
   options: TerminalOptions
-) => Effect.Effect<Run, StoreError | LeaseLostError | CorruptRowError>
+) => Effect.Effect<void, StoreError | LeaseLostError>
 
 export const terminalWrites = (finish: Finish): Pick<Store["Type"], "complete" | "fail"> => ({
   complete: (lease, output, options) =>

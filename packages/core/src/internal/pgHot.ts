@@ -4,12 +4,11 @@
 // through `SqlClient` (`unsafe`, same text and parameters).
 import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect } from "effect"
-import type { CorruptRowError, LeaseLostError } from "../DurablyError.js"
 import type { Run } from "../Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
 import { leaseLost, terminalWrites } from "./hotPath.js"
-import { decodeRun, toJson } from "./rows.js"
+import { toJson } from "./rows.js"
 import { storeErrors } from "./transaction.js"
 
 /** Runs one statement: `name` identifies `text` when it is prepared. */
@@ -22,7 +21,7 @@ export type Execute = (
 const finishUpdate = `UPDATE durably_runs SET status = $1, output = $2, error = $3,
       completed_at = $4, updated_at = $4, lease_owner = NULL, lease_expires_at = NULL
     WHERE id = $5 AND status = 'leased' AND lease_generation = $6 AND lease_expires_at > $4
-    RETURNING *`
+    RETURNING id`
 
 const statements = {
   insertRun: `INSERT INTO durably_runs
@@ -157,10 +156,7 @@ export const make = (execute: Execute, shared: Shared): Operations => {
         lease.generation
       ])
     ).pipe(
-      Effect.flatMap(
-        (rows): Effect.Effect<Run, LeaseLostError | CorruptRowError> =>
-          rows[0] === undefined ? Effect.fail(leaseLost(lease)) : decodeRun(rows[0])
-      ),
+      Effect.flatMap((rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
       storeErrors(operation)
     )
 

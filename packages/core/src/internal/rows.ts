@@ -14,25 +14,49 @@ const NullableJson = Schema.NullOr(Json)
 const col = <S extends Schema.Schema.Any, K extends string>(schema: S, key: K) =>
   Schema.propertySignature(schema).pipe(Schema.fromKey(key))
 
-const RunFromRow = Schema.Struct({
+// A run's row is decoded on every claim, so its columns are checked under
+// their own names and renamed by \`runOfRow\`: a key-renaming Schema
+// transformation would check every field a second time, on the domain side.
+const RunRow = Schema.Struct({
   id: Schema.String,
-  jobName: col(Schema.String, "job_name"),
+  job_name: Schema.String,
   status: Run.RunStatus,
   input: Json,
   output: NullableJson,
   error: Schema.NullOr(Schema.String),
   labels: Schema.parseJson(Run.Labels),
   progress: Schema.NullOr(Schema.parseJson(Run.Progress)),
-  idempotencyKey: col(Schema.NullOr(Schema.String), "idempotency_key"),
-  concurrencyKey: col(Schema.NullOr(Schema.String), "concurrency_key"),
-  leaseOwner: col(Schema.NullOr(Schema.String), "lease_owner"),
-  leaseExpiresAt: col(Schema.NullOr(Timestamp), "lease_expires_at"),
-  leaseGeneration: col(Int, "lease_generation"),
+  idempotency_key: Schema.NullOr(Schema.String),
+  concurrency_key: Schema.NullOr(Schema.String),
+  lease_owner: Schema.NullOr(Schema.String),
+  lease_expires_at: Schema.NullOr(Timestamp),
+  lease_generation: Int,
   attempt: Int,
-  startedAt: col(Schema.NullOr(Timestamp), "started_at"),
-  completedAt: col(Schema.NullOr(Timestamp), "completed_at"),
-  createdAt: col(Timestamp, "created_at"),
-  updatedAt: col(Timestamp, "updated_at")
+  started_at: Schema.NullOr(Timestamp),
+  completed_at: Schema.NullOr(Timestamp),
+  created_at: Timestamp,
+  updated_at: Timestamp
+}).annotations({ identifier: "durably_runs row" })
+
+const runOfRow = (row: typeof RunRow.Type): Run.Run => ({
+  id: row.id,
+  jobName: row.job_name,
+  status: row.status,
+  input: row.input,
+  output: row.output,
+  error: row.error,
+  labels: row.labels,
+  progress: row.progress,
+  idempotencyKey: row.idempotency_key,
+  concurrencyKey: row.concurrency_key,
+  leaseOwner: row.lease_owner,
+  leaseExpiresAt: row.lease_expires_at,
+  leaseGeneration: row.lease_generation,
+  attempt: row.attempt,
+  startedAt: row.started_at,
+  completedAt: row.completed_at,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at
 })
 
 const StepFromRow = Schema.Struct({
@@ -72,8 +96,10 @@ const decoder = <A, I>(schema: Schema.Schema<A, I>, table: string, idOf: (row: u
     )
 }
 
+const decodeRunRow = decoder(RunRow, "durably_runs", runIdIn("id"))
+
 /** Decodes a `durably_runs` row; an undecodable row fails with a `CorruptRowError` naming the run. */
-export const decodeRun = decoder(RunFromRow, "durably_runs", runIdIn("id"))
+export const decodeRun = (row: unknown): Either.Either<Run.Run, CorruptRowError> => Either.map(decodeRunRow(row), runOfRow)
 /** Decodes a `durably_steps` row. */
 export const decodeStep = decoder(StepFromRow, "durably_steps", runIdIn("run_id"))
 /** Decodes a `durably_logs` row. */

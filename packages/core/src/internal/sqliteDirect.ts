@@ -4,7 +4,7 @@
 // multi-statement operation is one synchronous transaction, so nothing
 // interleaves with it. Rows are decoded after the connection is given back.
 import { Clock, Effect } from "effect"
-import type { CorruptRowError, LeaseLostError } from "../DurablyError.js"
+import type { CorruptRowError } from "../DurablyError.js"
 import type { Run } from "../Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
@@ -47,8 +47,7 @@ const named = {
   insertRun: `INSERT INTO durably_runs
       (id, job_name, input, status, idempotency_key, concurrency_key, labels, created_at, updated_at)
     VALUES (@id, @jobName, @input, 'pending', @idempotencyKey, @concurrencyKey, @labels, @now, @now)
-    ON CONFLICT (job_name, idempotency_key) DO NOTHING
-    RETURNING id`,
+    ON CONFLICT (job_name, idempotency_key) DO NOTHING`,
   insertLabel: `INSERT INTO durably_run_labels (run_id, key, value) VALUES (?, ?, ?)`,
   byIdempotencyKey: `SELECT * FROM durably_runs WHERE job_name = ? AND idempotency_key = ?`,
   pendingWithKey: `SELECT * FROM durably_runs WHERE concurrency_key = ? AND status = 'pending' ORDER BY id LIMIT 1`,
@@ -73,22 +72,18 @@ const named = {
       )
       RETURNING *`,
   renew: `UPDATE durably_runs SET lease_expires_at = @expiresAt, lease_ms = @leaseMs, updated_at = @now
-    WHERE ${fence} AND lease_expires_at > @now
-    RETURNING id`,
+    WHERE ${fence} AND lease_expires_at > @now`,
   // The heartbeat trigger on durably_steps extends the lease.
   persistStep: `INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
     SELECT id, @name, @index, @status, @output, @error, @startedAt, @now
-    FROM durably_runs WHERE ${fence}
-    RETURNING run_id`,
-  progress: `UPDATE durably_runs SET progress = @progress, updated_at = @now WHERE ${fence} RETURNING id`,
+    FROM durably_runs WHERE ${fence}`,
+  progress: `UPDATE durably_runs SET progress = @progress, updated_at = @now WHERE ${fence}`,
   log: `INSERT INTO durably_logs (run_id, step_name, level, message, data, created_at)
     SELECT id, @stepName, @level, @message, @data, @now
-    FROM durably_runs WHERE ${fence}
-    RETURNING run_id`,
+    FROM durably_runs WHERE ${fence}`,
   finish: `UPDATE durably_runs SET status = @status, output = @output, error = @error,
       completed_at = @now, updated_at = @now, lease_owner = NULL, lease_expires_at = NULL
-    WHERE ${fence} AND lease_expires_at > @now
-    RETURNING *`,
+    WHERE ${fence} AND lease_expires_at > @now`,
   deleteStepOutputs: `DELETE FROM durably_steps WHERE run_id = ? AND status = 'completed'`,
   release: `UPDATE durably_runs SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = @now
     WHERE ${fence}`
@@ -119,12 +114,13 @@ export const make = (
 ): Operations => {
   const nextId = makeRunIdSource()
 
-  /** One fenced statement at the current time; a matched row means the lease still held. */
+  /** One fenced statement at the current time; a changed row means the lease still held. */
   const fenced = (operation: string, statement: Positional, lease: Lease, params: Row) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sync.use((c) => all(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }))
+      sync.use((c) => run(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }).changes)
     ).pipe(
-      Effect.flatMap((rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
+      // Rows changed by the statement itself; the heartbeat trigger's update is not counted.
+      Effect.flatMap((changed) => (changed > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
       storeErrors(operation)
     )
 
@@ -138,7 +134,7 @@ export const make = (
     while (true) {
       const id = nextId(now)
       const input = JSON.stringify(request.input ?? null)
-      const inserted = all(c, statements.insertRun, {
+      const inserted = run(c, statements.insertRun, {
         id,
         jobName: request.jobName,
         input,
@@ -147,7 +143,7 @@ export const make = (
         labels: JSON.stringify(request.labels ?? {}),
         now
       })
-      if (inserted.length > 0) {
+      if (inserted.changes > 0) {
         const insertLabel = c.prepare(statements.insertLabel.sql)
         for (const [key, value] of Object.entries(request.labels ?? {})) insertLabel.run(id, key, value)
         return { _tag: "created", run: createdRun(request, id, input, now) }
@@ -232,23 +228,20 @@ export const make = (
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       sync.use((c) => {
         const update = () => {
-          const row = all(c, statements.finish, {
+          const changed = run(c, statements.finish, {
             ...fields,
             status,
             now,
             runId: lease.runId,
             generation: lease.generation
-          })[0]
-          if (row !== undefined && options.deleteSteps) c.prepare(statements.deleteStepOutputs.sql).run(lease.runId)
-          return row
+          }).changes
+          if (changed > 0 && options.deleteSteps) c.prepare(statements.deleteStepOutputs.sql).run(lease.runId)
+          return changed
         }
         return options.deleteSteps ? c.transaction(update) : update()
       })
     ).pipe(
-      Effect.flatMap(
-        (row): Effect.Effect<Run, LeaseLostError | CorruptRowError> =>
-          row === undefined ? Effect.fail(leaseLost(lease)) : decodeRun(row)
-      ),
+      Effect.flatMap((changed) => (changed > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
       storeErrors(operation)
     )
 
