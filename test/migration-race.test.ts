@@ -6,9 +6,10 @@ import { SqlClient } from "@effect/sql"
 import { NodeStore } from "@durably/node"
 import { describe, expect, layer } from "@effect/vitest"
 import { Context, Effect, Layer } from "effect"
-import { readFileSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Child, Migrated } from "./support/processes.js"
+import { migrations } from "../packages/core/src/internal/migrations.js"
 import { childScript, forkChildren, sendAll } from "./support/processes.js"
 import { freshDatabase, pgAvailable } from "./support/postgres.js"
 import { tempDir } from "./support/sqlite.js"
@@ -16,15 +17,13 @@ import { tempDir } from "./support/sqlite.js"
 const processCount = 4
 const races = 3
 
-/** The migrations the store defines: the keys of the `loader` record in its migrations module. */
-const expectedMigrations: ReadonlyArray<{ readonly id: number; readonly name: string }> = (() => {
-  const source = readFileSync(new URL("../packages/core/src/internal/migrations.ts", import.meta.url), "utf8")
-  const record = /const loader = Migrator\.fromRecord\(\{([^}]*)\}\)/.exec(source)?.[1]
-  if (record === undefined) throw new Error("no `const loader = Migrator.fromRecord({ … })` in migrations.ts")
-  const keys = [...record.matchAll(/"(\d+)_([^"]+)"\s*:/g)].map(([, id, name]) => ({ id: Number(id), name: name ?? "" }))
-  if (keys.length === 0) throw new Error("no migration keys found in the `loader` record of migrations.ts")
-  return keys
-})()
+/** The migrations the store defines, in order. */
+const expectedMigrations: ReadonlyArray<{ readonly id: number; readonly name: string }> = Object.keys(migrations).map(
+  (key) => {
+    const [, id, name] = /^(\d+)_(.+)$/.exec(key) ?? []
+    return { id: Number(id), name: name ?? "" }
+  }
+)
 
 const tables = ["durably_runs", "durably_steps", "durably_logs", "durably_run_labels"]
 

@@ -21,7 +21,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Option } from "effect"
 import { ConflictError, CorruptRowError, NotFoundError, StoreError } from "./DurablyError.js"
 import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
-import { keyBlocks, migrate } from "./internal/migrations.js"
+import { idempotencyConflict, keyBlocks, migrate } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
 import type { ClaimedRun, Finish } from "./internal/hotPath.js"
 import { leaseLost, terminalWrites } from "./internal/hotPath.js"
@@ -97,7 +97,7 @@ export const make = Effect.gen(function* () {
       VALUES (${id}, ${request.jobName}, ${inputJson}, 'pending',
         ${request.idempotencyKey ?? null}, ${request.concurrencyKey ?? null}, ${JSON.stringify(request.labels ?? {})},
         ${now}, ${now})
-      ON CONFLICT (job_name, idempotency_key) DO NOTHING
+      ${sql.literal(idempotencyConflict)}
       RETURNING id`
 
   /** The run just inserted, as the row now reads (no read back: every column is known). */

@@ -10,7 +10,7 @@ import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
 import { leaseLost, terminalWrites } from "./hotPath.js"
-import { keyBlocks } from "./migrations.js"
+import { idempotencyConflict, keyBlocks } from "./migrations.js"
 import { decodeRun, toJson } from "./rows.js"
 import { makeRunIdSource } from "./runId.js"
 import { storeErrors } from "./transaction.js"
@@ -47,7 +47,7 @@ const named = {
   insertRun: `INSERT INTO durably_runs
       (id, job_name, input, status, idempotency_key, concurrency_key, labels, created_at, updated_at)
     VALUES (@id, @jobName, @input, 'pending', @idempotencyKey, @concurrencyKey, @labels, @now, @now)
-    ON CONFLICT (job_name, idempotency_key) DO NOTHING`,
+    ${idempotencyConflict}`,
   insertLabel: `INSERT INTO durably_run_labels (run_id, key, value) VALUES (?, ?, ?)`,
   byIdempotencyKey: `SELECT * FROM durably_runs WHERE job_name = ? AND idempotency_key = ?`,
   pendingWithKey: `SELECT * FROM durably_runs WHERE concurrency_key = ? AND status = 'pending' ORDER BY id LIMIT 1`,

@@ -13,13 +13,16 @@ import * as Statement from "@effect/sql/Statement"
 import { SyncSqlite } from "@durably/core/SyncSqlite"
 import type { SyncConnection, SyncStatement } from "@durably/core/SyncSqlite"
 import Database from "better-sqlite3"
-import { Context, Effect, Layer, Option, Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, Schedule, Scope } from "effect"
 
 export interface ClientOptions {
   readonly filename: string
   readonly synchronous: "NORMAL" | "FULL"
   readonly busyTimeoutMs: number
 }
+
+const isBusy = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && "code" in cause && String(cause.code).startsWith("SQLITE_BUSY")
 
 /** Prepared statements kept per connection; the least recently prepared one goes first. */
 const cacheSize = 200
@@ -33,13 +36,21 @@ const makeConnection = (options: ClientOptions) =>
       }),
       (db) => Effect.sync(() => db.close())
     )
+    // Switching to WAL needs a lock that SQLite does not wait for through the busy
+    // timeout (another process may hold it while creating or migrating the file),
+    // so a busy database is tried again, for as long as the busy timeout allows.
     yield* Effect.try({
       try: () => {
         db.pragma("journal_mode = WAL")
         db.pragma(`synchronous = ${options.synchronous}`)
       },
       catch: (cause) => new SqlError({ cause, message: "Failed to configure the database" })
-    })
+    }).pipe(
+      Effect.retry({
+        schedule: Schedule.spaced(Duration.millis(10)).pipe(Schedule.upTo(Duration.millis(options.busyTimeoutMs))),
+        while: (error) => isBusy(error.cause)
+      })
+    )
 
     const cache = new Map<string, Database.Statement>()
     const prepare = (sql: string): Database.Statement => {
