@@ -24,7 +24,7 @@ import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./intern
 import { idempotencyConflict, keyBlocks, migrate } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
 import type { ClaimedRun, Finish } from "./internal/hotPath.js"
-import { leaseLost, terminalWrites } from "./internal/hotPath.js"
+import { held, terminalWrites } from "./internal/hotPath.js"
 import * as PgHot from "./internal/pgHot.js"
 import * as SqliteDirect from "./internal/sqliteDirect.js"
 import { storeErrors, writeTransaction } from "./internal/transaction.js"
@@ -67,7 +67,7 @@ export const make = Effect.gen(function* () {
 
   /** Succeeds when a fenced statement matched its row, fails with `LeaseLostError` otherwise. */
   const fenced = <E, R>(lease: Lease, statement: Effect.Effect<ReadonlyArray<Row>, E, R>) =>
-    Effect.flatMap(statement, (rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease))))
+    Effect.flatMap(statement, (rows) => held(lease, rows.length))
 
   const findRunRow = (runId: string) =>
     Effect.map(sql<Row>`SELECT * FROM durably_runs WHERE id = ${runId}`, (rows) => Option.fromNullable(rows[0]))
@@ -350,7 +350,7 @@ export const make = Effect.gen(function* () {
       const rows = yield* !options.deleteSteps
         ? update
         : transaction(Effect.tap(update, (rows) => (rows.length > 0 ? deleteStepOutputs(lease.runId) : Effect.void)))
-      if (rows.length === 0) return yield* Effect.fail(leaseLost(lease))
+      yield* held(lease, rows.length)
     }).pipe(storeErrors(operation))
 
   const { complete, fail } = terminalWrites(finish)

@@ -1,8 +1,9 @@
 // What the store's hot-path implementations (SqlStore's own statements,
-// `sqliteDirect.ts`, `pgHot.ts`) share: the lease-loss error, how a claimed row
+// `sqliteDirect.ts`, `pgHot.ts`) share: the lease-loss check, how a claimed row
 // becomes a run, and the two terminal writes over one `finish`.
 import type { SqlError } from "@effect/sql/SqlError"
-import type { Effect, Option } from "effect"
+import type { Option } from "effect"
+import { Effect } from "effect"
 import type { CorruptRowError, StoreError } from "../DurablyError.js"
 import { LeaseLostError } from "../DurablyError.js"
 import type { Run, RunStatus } from "../Run.js"
@@ -11,8 +12,12 @@ import { toJson } from "./rows.js"
 
 export type Row = Record<string, unknown>
 
-export const leaseLost = (lease: Lease): LeaseLostError =>
+const leaseLost = (lease: Lease): LeaseLostError =>
   new LeaseLostError({ runId: lease.runId, generation: lease.generation })
+
+/** A fenced write's outcome from the rows it matched: none means the lease is lost. */
+export const held = (lease: Lease, matched: number): Effect.Effect<void, LeaseLostError> =>
+  matched > 0 ? Effect.void : Effect.fail(leaseLost(lease))
 
 /** The claim's result from its row: none, the run, or (a row that cannot be decoded) that run failed at once. */
 export type ClaimedRun = (row: Row | undefined) => Effect.Effect<Option.Option<Run>, CorruptRowError | SqlError>

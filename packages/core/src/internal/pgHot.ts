@@ -7,7 +7,7 @@ import { Clock, Effect } from "effect"
 import type { Run } from "../Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
-import { leaseLost, terminalWrites } from "./hotPath.js"
+import { held, terminalWrites } from "./hotPath.js"
 import { toJson } from "./rows.js"
 import { storeErrors } from "./transaction.js"
 
@@ -94,7 +94,7 @@ export const make = (execute: Execute, shared: Shared): Operations => {
   /** One fenced statement; a matched row means the lease still held. */
   const fenced = (operation: string, lease: Lease, statement: Effect.Effect<ReadonlyArray<Row>, SqlError>) =>
     statement.pipe(
-      Effect.flatMap((rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
+      Effect.flatMap((rows) => held(lease, rows.length)),
       storeErrors(operation)
     )
 
@@ -146,18 +146,19 @@ export const make = (execute: Execute, shared: Shared): Operations => {
     )
 
   const finish: Finish = (operation, lease, status, fields, options) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      run(options.deleteSteps ? "finishCleaning" : "finish", [
-        status,
-        fields.output,
-        fields.error,
-        now,
-        lease.runId,
-        lease.generation
-      ])
-    ).pipe(
-      Effect.flatMap((rows) => (rows.length > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
-      storeErrors(operation)
+    fenced(
+      operation,
+      lease,
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        run(options.deleteSteps ? "finishCleaning" : "finish", [
+          status,
+          fields.output,
+          fields.error,
+          now,
+          lease.runId,
+          lease.generation
+        ])
+      )
     )
 
   return {

@@ -9,7 +9,7 @@ import type { Run } from "../Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
-import { leaseLost, terminalWrites } from "./hotPath.js"
+import { held, terminalWrites } from "./hotPath.js"
 import { idempotencyConflict, keyBlocks } from "./migrations.js"
 import { decodeRun, toJson } from "./rows.js"
 import { makeRunIdSource } from "./runId.js"
@@ -35,13 +35,14 @@ const positional = (text: string): Positional => {
   return { sql, names }
 }
 
+/** The positional parameters of `statement`, taken by name from `params`. */
+const bind = (statement: Positional, params: Row): Array<unknown> => statement.names.map((name) => params[name])
+
 /** Runs `statement` with its named parameters taken from `params`; its rows. */
-const all = (c: SyncConnection, statement: Positional, params: Row) =>
-  c.prepare(statement.sql).all(...statement.names.map((name) => params[name]))
+const all = (c: SyncConnection, statement: Positional, params: Row) => c.prepare(statement.sql).all(...bind(statement, params))
 
 /** Runs `statement`, which returns no rows, with its named parameters taken from `params`. */
-const run = (c: SyncConnection, statement: Positional, params: Row) =>
-  c.prepare(statement.sql).run(...statement.names.map((name) => params[name]))
+const run = (c: SyncConnection, statement: Positional, params: Row) => c.prepare(statement.sql).run(...bind(statement, params))
 
 const named = {
   insertRun: `INSERT INTO durably_runs
@@ -120,7 +121,7 @@ export const make = (
       sync.use((c) => run(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }).changes)
     ).pipe(
       // Rows changed by the statement itself; the heartbeat trigger's update is not counted.
-      Effect.flatMap((changed) => (changed > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
+      Effect.flatMap((changed) => held(lease, changed)),
       storeErrors(operation)
     )
 
@@ -241,7 +242,7 @@ export const make = (
         return options.deleteSteps ? c.transaction(update) : update()
       })
     ).pipe(
-      Effect.flatMap((changed) => (changed > 0 ? Effect.void : Effect.fail(leaseLost(lease)))),
+      Effect.flatMap((changed) => held(lease, changed)),
       storeErrors(operation)
     )
 

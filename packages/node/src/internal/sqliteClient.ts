@@ -63,8 +63,10 @@ const makeConnection = (options: ClientOptions) =>
     }
 
     // With synchronous = NORMAL every commit is relaxed already.
-    const relax = options.synchronous === "NORMAL" ? undefined : prepare("PRAGMA synchronous = NORMAL")
-    const restore = prepare(`PRAGMA synchronous = ${options.synchronous}`)
+    const relaxing =
+      options.synchronous === "NORMAL"
+        ? undefined
+        : { relax: prepare("PRAGMA synchronous = NORMAL"), restore: prepare(`PRAGMA synchronous = ${options.synchronous}`) }
     const begin = prepare("BEGIN IMMEDIATE")
     const commit = prepare("COMMIT")
     const rollback = prepare("ROLLBACK")
@@ -89,12 +91,12 @@ const makeConnection = (options: ClientOptions) =>
         }
       },
       relaxed: (body) => {
-        if (relax === undefined) return body()
-        relax.run()
+        if (relaxing === undefined) return body()
+        relaxing.relax.run()
         try {
           return body()
         } finally {
-          restore.run()
+          relaxing.restore.run()
         }
       }
     }
