@@ -4,13 +4,14 @@
  * or failing subscriber, and a subscriber can never break a run. A
  * subscription may say which events it wants: the rest are never queued for
  * it, so a subscriber that listens for one run, or one event type, is not
- * woken for every step of every run.
+ * woken for every step of every run. An event of a type no subscription wants
+ * is not even built, when its publisher uses `emit`.
  *
  * @since 0.1.0
  */
 import type { Scope } from "effect"
 import { Context, Effect, Layer, Queue, Stream } from "effect"
-import type { DurablyEvent } from "./DurablyEvent.js"
+import type { DurablyEvent, EventOf, EventType } from "./DurablyEvent.js"
 
 /**
  * @since 0.1.0
@@ -21,6 +22,12 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
   {
     /** Publish one event to every current subscriber that wants it. */
     readonly publish: (event: DurablyEvent) => Effect.Effect<void>
+    /**
+     * Publish the event `build` makes, calling it only if some current
+     * subscription takes events of `type` (so an event nobody listens for
+     * costs no allocation).
+     */
+    readonly emit: <T extends EventType>(type: T, build: () => EventOf<T>) => Effect.Effect<void>
     /** Every event published from now on. */
     readonly events: Stream.Stream<DurablyEvent>
     /**
@@ -29,9 +36,15 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
      * without missing anything in between.
      */
     readonly subscribe: Effect.Effect<Queue.Dequeue<DurablyEvent>, never, Scope.Scope>
-    /** Like `subscribe`, receiving only the events `wants` accepts (asked once per event, when published). */
+    /**
+     * Like `subscribe`, receiving only the events `wants` accepts (asked once
+     * per event, when published). `types`, if given, is asked first, with the
+     * event's type only, before the event is built: an event of a type it
+     * refuses is never built for this subscription.
+     */
     readonly subscribeWhere: (
-      wants: (event: DurablyEvent) => boolean
+      wants: (event: DurablyEvent) => boolean,
+      types?: (type: EventType) => boolean
     ) => Effect.Effect<Queue.Dequeue<DurablyEvent>, never, Scope.Scope>
     /** How many subscriptions are open now (a closed scope closes its subscription). */
     readonly subscribers: Effect.Effect<number>
@@ -41,14 +54,15 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
 interface Subscription {
   readonly queue: Queue.Queue<DurablyEvent>
   readonly wants: (event: DurablyEvent) => boolean
+  readonly types: (type: EventType) => boolean
 }
 
 const everything = (): boolean => true
 
 /** A filter that throws takes the event: a subscriber can never break the publisher. */
-const accepts = (subscription: Subscription, event: DurablyEvent): boolean => {
+const asks = <A>(filter: (value: A) => boolean, value: A): boolean => {
   try {
-    return subscription.wants(event)
+    return filter(value)
   } catch {
     return true
   }
@@ -71,10 +85,10 @@ export const make = Effect.gen(function* () {
     })
   )
 
-  const subscribeWhere = (wants: (event: DurablyEvent) => boolean) =>
+  const subscribeWhere = (wants: (event: DurablyEvent) => boolean, types: (type: EventType) => boolean = everything) =>
     Effect.acquireRelease(
       Effect.flatMap(Queue.unbounded<DurablyEvent>(), (queue) => {
-        const subscription: Subscription = { queue, wants }
+        const subscription: Subscription = { queue, wants, types }
         // A closed bus delivers nothing more: its new subscriptions end at once.
         if (closed) return Effect.as(Queue.shutdown(queue), subscription)
         subscriptions.add(subscription)
@@ -89,13 +103,19 @@ export const make = Effect.gen(function* () {
 
   const subscribe = subscribeWhere(everything)
 
+  /** Offers the event (built at most once, on first need) to each subscription that takes it. */
+  const offer = (type: EventType, build: () => DurablyEvent): void => {
+    let event: DurablyEvent | undefined
+    for (const subscription of subscriptions) {
+      if (!asks(subscription.types, type)) continue
+      event ??= build()
+      if (asks(subscription.wants, event)) subscription.queue.unsafeOffer(event)
+    }
+  }
+
   return EventBus.of({
-    publish: (event) =>
-      Effect.sync(() => {
-        for (const subscription of subscriptions) {
-          if (accepts(subscription, event)) subscription.queue.unsafeOffer(event)
-        }
-      }),
+    publish: (event) => Effect.sync(() => offer(event.type, () => event)),
+    emit: (type, build) => Effect.sync(() => offer(type, build)),
     events: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
     subscribe,
     subscribeWhere,

@@ -214,9 +214,10 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
       startDispatcher = Effect.suspend(() => {
         if (dispatching) return Effect.void
         dispatching = true
-        // Only events someone listens for are queued (asked again for each event, so `on()` later counts).
-        const wanted = (event: DurablyEvent) => (listeners.get(event.type)?.size ?? 0) > 0
-        return Effect.flatMap(Scope.extend(bus.subscribeWhere(wanted), scope), (events) =>
+        // Only events someone listens for are queued, or even built (asked again for
+        // each event, so `on()` later counts).
+        const wanted = (type: DurablyEvent["type"]) => (listeners.get(type)?.size ?? 0) > 0
+        return Effect.flatMap(Scope.extend(bus.subscribeWhere(() => true, wanted), scope), (events) =>
           Effect.asVoid(
             Effect.forkIn(
               Effect.forever(

@@ -126,7 +126,8 @@ const terminalEventOf = (run: Run, timestamp: Date, failedStepName: string | nul
 const retentionEveryMs = 60_000
 const retentionBatch = 100
 
-const isTerminalEvent = (event: DurablyEvent): boolean => terminalEventTypes.includes(event.type)
+const isTerminalType = (type: DurablyEvent["type"]): boolean => terminalEventTypes.includes(type)
+const isTerminalEvent = (event: DurablyEvent): boolean => isTerminalType(event.type)
 
 export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
   Layer.scopedContext(
@@ -339,7 +340,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         Effect.scoped(
           Effect.gen(function* () {
             // Subscribe before reading, so a finish in between is not missed.
-            const events = yield* bus.subscribeWhere((event) => event.runId === runId && isTerminalEvent(event))
+            const events = yield* bus.subscribeWhere((event) => event.runId === runId, isTerminalType)
             while (true) {
               const run = yield* store.getRun(runId)
               if (run.status === "completed") return run

@@ -4,7 +4,7 @@
 // lease is lost (a fenced write matched no row), when the run is cancelled, or
 // when the worker shuts down; closing the scope stops renewal.
 import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Schema } from "effect"
-import type { DurablyEvent } from "../DurablyEvent.js"
+import type { DurablyEvent, EventOf } from "../DurablyEvent.js"
 import type { LeaseLostError, StoreError } from "../DurablyError.js"
 import { CorruptRowError, DuplicateStepError } from "../DurablyError.js"
 import type { EventBus } from "../EventBus.js"
@@ -58,6 +58,11 @@ interface Deps<R> {
 interface Base {
   readonly runId: string
   readonly jobName: string
+}
+
+interface StepBase extends Base {
+  readonly stepName: string
+  readonly stepIndex: number
 }
 
 /** How long a step write waits before trying a failing store again. */
@@ -193,14 +198,14 @@ const execute = <R>(
 
   return Effect.gen(function* () {
     const leasedAt = yield* now
-    yield* publish({
+    yield* bus.emit("run:leased", () => ({
       type: "run:leased",
       ...base,
       timestamp: leasedAt,
       leaseOwner: config.workerId,
       leaseExpiresAt: run.leaseExpiresAt ?? leasedAt,
       attempt: run.attempt
-    })
+    }))
     if (job === undefined) return yield* failRun(`unknown job: ${run.jobName}`, null)
 
     const decodedInput = yield* Effect.either(Schema.decodeUnknown(job.input)(run.input))
@@ -243,34 +248,58 @@ const execute = <R>(
                     new CorruptRowError({ table: "durably_steps", runId: run.id, detail: `${name}: ${error.message}` })
                 )
           }
-          const stepBase = { ...base, stepName: name, stepIndex }
-          return Effect.gen(function* () {
-            const startedAt = yield* Clock.currentTimeMillis
-            yield* publish({ type: "step:start", ...stepBase, timestamp: new Date(startedAt) })
+          // Events are built only if someone listens for their type.
+          const stepEvent = <T extends "step:start" | "step:complete" | "step:fail" | "step:cancel">(
+            type: T,
+            timestamp: Date,
+            fields: Omit<EventOf<T>, keyof StepBase | "type" | "timestamp">
+          ) =>
+            bus.emit(type, () => ({ type, ...base, stepName: name, stepIndex, timestamp, ...fields }) as EventOf<T>)
+          return Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
             currentStep = name
-            // An interrupted step (cancel, lost lease, shutdown) reports it from a finalizer,
-            // since the interrupted fiber runs nothing after the step.
-            const exit = yield* Effect.exit(
-              Effect.onInterrupt(effect, () =>
-                Effect.flatMap(now, (timestamp) => publish({ type: "step:cancel", ...stepBase, timestamp }))
+            // One uninterruptible frame around the step's body: an interrupted body
+            // (cancel, lost lease, shutdown) reports `step:cancel` from it, since the
+            // interrupted fiber runs nothing after the step; the rest is interruptible again.
+            return Effect.zipRight(
+              stepEvent("step:start", new Date(startedAt), {}),
+              Effect.uninterruptibleMask((restore) =>
+                Effect.matchCauseEffect(restore(effect), {
+                  onSuccess: (value) => {
+                    currentStep = null
+                    return restore(
+                      Effect.gen(function* () {
+                        const output = schema === undefined ? value : yield* Effect.orDie(Schema.encode(schema)(value))
+                        yield* write(
+                          store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt })
+                        )
+                        yield* stepEvent("step:complete", yield* heartbeat, { output })
+                        return value
+                      })
+                    )
+                  },
+                  onFailure: (cause) => {
+                    currentStep = null
+                    if (Cause.isInterruptedOnly(cause)) {
+                      return Effect.zipRight(
+                        Effect.flatMap(now, (timestamp) => stepEvent("step:cancel", timestamp, {})),
+                        Effect.failCause(cause)
+                      )
+                    }
+                    failedStepName = name
+                    const error = describeFailure(Cause.squash(cause))
+                    return restore(
+                      Effect.gen(function* () {
+                        yield* write(
+                          store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt })
+                        )
+                        yield* stepEvent("step:fail", yield* heartbeat, { error })
+                        return yield* Effect.failCause(cause)
+                      })
+                    )
+                  }
+                })
               )
             )
-            currentStep = null
-            if (Exit.isSuccess(exit)) {
-              const output =
-                schema === undefined ? exit.value : yield* Effect.orDie(Schema.encode(schema)(exit.value))
-              yield* write(store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt }))
-              const timestamp = yield* heartbeat
-              yield* publish({ type: "step:complete", ...stepBase, timestamp, output })
-              return exit.value
-            }
-            if (Cause.isInterruptedOnly(exit.cause)) return yield* exit
-            failedStepName = name
-            const error = describeFailure(Cause.squash(exit.cause))
-            yield* write(store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt }))
-            const timestamp = yield* heartbeat
-            yield* publish({ type: "step:fail", ...stepBase, timestamp, error })
-            return yield* exit
           })
         }),
       progress: (current, total, message) =>
@@ -322,13 +351,13 @@ const execute = <R>(
       const timestamp = yield* now
       // The claim set `started_at` (on the first claim) and completion leaves it as it is.
       const startedAt = run.startedAt?.getTime() ?? leasedAt.getTime()
-      return yield* publish({
+      return yield* bus.emit("run:complete", () => ({
         type: "run:complete",
         ...base,
         timestamp,
         output: encoded.right,
         durationMs: timestamp.getTime() - startedAt
-      })
+      }))
     }
     // Interrupted with no stop reason (the job interrupted itself): leave the lease to expire.
     if (Cause.isInterruptedOnly(exit.cause)) return

@@ -1,0 +1,52 @@
+import { EventBus } from "@durably/core"
+import type { DurablyEvent } from "@durably/core/DurablyEvent"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Queue } from "effect"
+
+const at = new Date(0)
+const cancel = (runId: string): DurablyEvent => ({ type: "run:cancel", runId, jobName: "j", timestamp: at })
+const retry = (runId: string): DurablyEvent => ({ type: "run:retry", runId, jobName: "j", timestamp: at })
+
+describe("EventBus", () => {
+  it.scoped("emit builds an event only when some subscription takes its type, and builds it once", () =>
+    Effect.gen(function* () {
+      const bus = yield* EventBus.EventBus
+      let built = 0
+      const build = () => {
+        built++
+        return { type: "run:cancel" as const, runId: "r1", jobName: "j", timestamp: at }
+      }
+
+      yield* bus.emit("run:cancel", build)
+      expect(built).toBe(0)
+
+      const retries = yield* bus.subscribeWhere(() => true, (type) => type === "run:retry")
+      yield* bus.emit("run:cancel", build)
+      expect(built).toBe(0)
+
+      const cancels = yield* bus.subscribeWhere(() => true, (type) => type === "run:cancel")
+      const all = yield* bus.subscribe
+      yield* bus.emit("run:cancel", build)
+      expect(built).toBe(1)
+      expect([...(yield* Queue.takeAll(cancels))].map((e) => e.runId)).toEqual(["r1"])
+      expect([...(yield* Queue.takeAll(all))].map((e) => e.type)).toEqual(["run:cancel"])
+      expect(yield* Queue.size(retries)).toBe(0)
+    }).pipe(Effect.provide(EventBus.layer)))
+
+  it.scoped("the type filter is asked before the event filter; a filter that throws takes the event", () =>
+    Effect.gen(function* () {
+      const bus = yield* EventBus.EventBus
+      const forR2 = yield* bus.subscribeWhere((event) => event.runId === "r2", (type) => type === "run:retry")
+      const throwing = yield* bus.subscribeWhere(
+        () => true,
+        () => {
+          throw new Error("broken filter")
+        }
+      )
+      yield* bus.publish(cancel("r2"))
+      yield* bus.publish(retry("r1"))
+      yield* bus.publish(retry("r2"))
+      expect([...(yield* Queue.takeAll(forR2))].map((e) => `${e.type} ${e.runId}`)).toEqual(["run:retry r2"])
+      expect(yield* Queue.size(throwing)).toBe(3)
+    }).pipe(Effect.provide(EventBus.layer)))
+})
