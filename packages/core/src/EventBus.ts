@@ -10,7 +10,7 @@
  * @since 0.1.0
  */
 import type { Scope } from "effect"
-import { Context, Effect, Layer, Queue, Stream } from "effect"
+import { Clock, Context, Effect, Layer, Queue, Stream } from "effect"
 import type { DurablyEvent, EventOf, EventType } from "./DurablyEvent.js"
 
 /**
@@ -23,11 +23,11 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
     /** Publish one event to every current subscriber that wants it. */
     readonly publish: (event: DurablyEvent) => Effect.Effect<void>
     /**
-     * Publish the event `build` makes, calling it only if some current
-     * subscription takes events of `type` (so an event nobody listens for
-     * costs no allocation).
+     * Publish the event `build` makes from the current time, calling it (and
+     * reading the clock) only if some current subscription takes events of
+     * `type`: an event nobody listens for costs nothing.
      */
-    readonly emit: <T extends EventType>(type: T, build: () => EventOf<T>) => Effect.Effect<void>
+    readonly emit: <T extends EventType>(type: T, build: (timestamp: Date) => EventOf<T>) => Effect.Effect<void>
     /** Every event published from now on. */
     readonly events: Stream.Stream<DurablyEvent>
     /**
@@ -103,19 +103,25 @@ export const make = Effect.gen(function* () {
 
   const subscribe = subscribeWhere(everything)
 
-  /** Offers the event (built at most once, on first need) to each subscription that takes it. */
-  const offer = (type: EventType, build: () => DurablyEvent): void => {
-    let event: DurablyEvent | undefined
+  /** Offers `event` to each subscription that takes it. */
+  const offer = (event: DurablyEvent): void => {
     for (const subscription of subscriptions) {
-      if (!asks(subscription.types, type)) continue
-      event ??= build()
-      if (asks(subscription.wants, event)) subscription.queue.unsafeOffer(event)
+      if (asks(subscription.types, event.type) && asks(subscription.wants, event)) subscription.queue.unsafeOffer(event)
     }
   }
 
+  /** Whether some subscription takes events of `type`. */
+  const wanted = (type: EventType): boolean => {
+    for (const subscription of subscriptions) if (asks(subscription.types, type)) return true
+    return false
+  }
+
   return EventBus.of({
-    publish: (event) => Effect.sync(() => offer(event.type, () => event)),
-    emit: (type, build) => Effect.sync(() => offer(type, build)),
+    publish: (event) => Effect.sync(() => offer(event)),
+    emit: (type, build) =>
+      Effect.suspend(() =>
+        wanted(type) ? Effect.map(Clock.currentTimeMillis, (ms) => offer(build(new Date(ms)))) : Effect.void
+      ),
     events: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
     subscribe,
     subscribeWhere,

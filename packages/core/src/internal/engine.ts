@@ -280,18 +280,20 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         labels: options?.labels
       })
 
-      const announce = (enqueued: Enqueued) =>
-        Effect.gen(function* () {
-          const { disposition, run } = enqueued
-          const timestamp = yield* now
-          const base = { runId: run.id, jobName: run.jobName, timestamp }
-          if (disposition === "created") {
-            yield* publish({ type: "run:trigger", ...base, input: run.input, labels: run.labels })
-          } else if (disposition === "coalesced") {
-            yield* publish({ type: "run:coalesced", ...base, labels: run.labels })
-          }
-          return { run, disposition } satisfies Triggered
-        })
+      /** Publishes what `enqueue` did (nothing for a run that already existed). */
+      const announce = (enqueued: Enqueued): Effect.Effect<Triggered> => {
+        const { disposition, run } = enqueued
+        const { input, labels } = run
+        const base = { runId: run.id, jobName: run.jobName }
+        const announced =
+          disposition === "created"
+            ? bus.emit("run:trigger", (timestamp) => ({ type: "run:trigger", ...base, timestamp, input, labels }))
+            : disposition === "coalesced"
+              ? bus.emit("run:coalesced", (timestamp) => ({ type: "run:coalesced", ...base, timestamp, labels }))
+              : Effect.void
+        return Effect.as(announced, { run, disposition })
+      }
+
 
       const encodeInput = (job: Job.Any, input: unknown) =>
         Effect.mapError(Schema.encodeUnknown(job.input)(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
@@ -396,14 +398,14 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
           const run = yield* store.cancel(runId, { deleteSteps: !config.preserveSteps })
           const execution = running.get(runId)
           if (execution !== undefined) yield* execution.stop("cancelled")
-          yield* publish({ type: "run:cancel", runId, jobName: run.jobName, timestamp: yield* now })
+          yield* bus.emit("run:cancel", (timestamp) => ({ type: "run:cancel", runId, jobName: run.jobName, timestamp }))
           return run
         })
 
       const retry = (runId: string) =>
         Effect.gen(function* () {
           const run = yield* store.retry(runId)
-          yield* publish({ type: "run:retry", runId, jobName: run.jobName, timestamp: yield* now })
+          yield* bus.emit("run:retry", (timestamp) => ({ type: "run:retry", runId, jobName: run.jobName, timestamp }))
           yield* wake
           return run
         })
@@ -421,7 +423,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const deleteRun = (runId: string) =>
         Effect.gen(function* () {
           const { jobName, labels } = yield* store.deleteRun(runId)
-          yield* publish({ type: "run:delete", runId, jobName, labels, timestamp: yield* now })
+          yield* bus.emit("run:delete", (timestamp) => ({ type: "run:delete", runId, jobName, labels, timestamp }))
         })
 
       /** Adds jobs at run time; the same job again is a no-op, another job under a taken name is refused. */

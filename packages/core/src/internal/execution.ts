@@ -6,7 +6,7 @@
 // shuts down; closing the scope stops renewal. (The job runs on the execution's
 // own fiber rather than a child: a fiber per run less is measurably faster.)
 import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, FiberId, Schema, Scope } from "effect"
-import type { DurablyEvent, EventOf } from "../DurablyEvent.js"
+import type { EventOf } from "../DurablyEvent.js"
 import type { LeaseLostError, StoreError } from "../DurablyError.js"
 import { CorruptRowError, DuplicateStepError } from "../DurablyError.js"
 import type { EventBus } from "../EventBus.js"
@@ -134,22 +134,20 @@ const fencedWrites = <R>(run: Run, deps: Deps<R>, control: Control) => {
    * must not turn a permanent failure into endless retries).
    */
   const write = <A>(effect: Effect.Effect<A, StoreError | LeaseLostError>, deadline?: number): Effect.Effect<A> =>
-    effect.pipe(
-      Effect.catchTag("StoreError", (error) =>
-        Effect.flatMap(Clock.currentTimeMillis, (ms) => {
-          const giveUpAt = deadline ?? control.expiresAt
-          return ms + storeRetryMs < giveUpAt
-            ? Effect.zipRight(Effect.sleep(Duration.millis(storeRetryMs)), write(effect, giveUpAt))
-            : Effect.zipRight(reportError(error), lose)
-        })
-      ),
-      Effect.catchTag("LeaseLostError", () => lose)
+    Effect.catchAll(effect, (error) =>
+      error._tag === "LeaseLostError"
+        ? lose
+        : Effect.flatMap(Clock.currentTimeMillis, (ms) => {
+            const giveUpAt = deadline ?? control.expiresAt
+            return ms + storeRetryMs < giveUpAt
+              ? Effect.zipRight(Effect.sleep(Duration.millis(storeRetryMs)), write(effect, giveUpAt))
+              : Effect.zipRight(reportError(error), lose)
+          })
     )
 
-  /** A step write extended the lease: the next renewal is due one interval later. Gives the time. */
+  /** A step write extended the lease: the next renewal is due one interval later. */
   const heartbeat = Effect.map(Clock.currentTimeMillis, (ms) => {
     control.expiresAt = ms + config.leaseMs
-    return new Date(ms)
   })
 
   // Renewal: the next renewal is due one interval after the last heartbeat
@@ -165,13 +163,13 @@ const fencedWrites = <R>(run: Run, deps: Deps<R>, control: Control) => {
       }
       const renewed = yield* write(store.renew(lease, config.leaseMs))
       control.expiresAt = renewed
-      yield* bus.publish({
+      yield* bus.emit("run:lease-renewed", (timestamp) => ({
         type: "run:lease-renewed",
         ...base,
-        timestamp: yield* now,
+        timestamp,
         leaseOwner: config.workerId,
         leaseExpiresAt: new Date(renewed)
-      })
+      }))
     }
   })
 
@@ -188,12 +186,11 @@ const execute = <R>(
   const { base, heartbeat, lease, renewal, reportError, write } = fencedWrites(run, deps, control)
   const terminal = { deleteSteps: !config.preserveSteps }
 
-  const publish = (event: DurablyEvent) => bus.publish(event)
-
   const failRun = (error: string, failedStepName: string | null) =>
     store.fail(lease, error, terminal).pipe(
-      Effect.flatMap(() => now),
-      Effect.flatMap((timestamp) => publish({ type: "run:fail", ...base, timestamp, error, failedStepName })),
+      Effect.flatMap(() =>
+        bus.emit("run:fail", (timestamp) => ({ type: "run:fail", ...base, timestamp, error, failedStepName }))
+      ),
       Effect.catchAll((cause) => reportError(cause))
     )
 
@@ -204,175 +201,183 @@ const execute = <R>(
   // execution ends) stops renewal.
   const body = (scope: Scope.CloseableScope) =>
     Effect.gen(function* () {
-    const leasedAt = yield* now
-    yield* bus.emit("run:leased", () => ({
-      type: "run:leased",
-      ...base,
-      timestamp: leasedAt,
-      leaseOwner: config.workerId,
-      leaseExpiresAt: run.leaseExpiresAt ?? leasedAt,
-      attempt: run.attempt
-    }))
-    if (job === undefined) return yield* failRun(`unknown job: ${run.jobName}`, null)
-
-    const decodedInput = yield* Effect.either(Schema.decodeUnknown(job.input)(run.input))
-    if (decodedInput._tag === "Left") {
-      return yield* failRun(`invalid input: ${describeFailure(decodedInput.left)}`, null)
-    }
-
-    const stored = new Map<string, unknown>()
-    if (run.attempt > 1) {
-      // A run claimed before may have completed steps; a first claim has none.
-      const steps = yield* store.getSteps(run.id)
-      for (const step of steps) if (step.status === "completed") stored.set(step.name, step.output)
-    }
-
-    let failedStepName: string | null = null
-    let currentStep: string | null = null
-    let nextIndex = 0
-    const usedNames = new Set<string>()
-
-    const stepService = Step.of({
-      runId: run.id,
-      jobName: run.jobName,
-      run: <A, E, R2, I>(
-        name: string,
-        effect: Effect.Effect<A, E, R2>,
-        options?: { readonly schema?: Schema.Schema<A, I> | undefined }
-      ): Effect.Effect<A, E | DuplicateStepError, R2> =>
-        Effect.suspend((): Effect.Effect<A, E | DuplicateStepError, R2> => {
-          if (usedNames.has(name)) return Effect.fail(new DuplicateStepError({ runId: run.id, stepName: name }))
-          usedNames.add(name)
-          const stepIndex = nextIndex++
-          const schema = options?.schema
-          if (stored.has(name)) {
-            const output = stored.get(name)
-            return schema === undefined
-              ? Effect.succeed(output as A)
-              : Effect.orDieWith(
-                  Schema.decodeUnknown(schema)(output),
-                  (error) =>
-                    new CorruptRowError({ table: "durably_steps", runId: run.id, detail: `${name}: ${error.message}` })
-                )
-          }
-          // Events are built only if someone listens for their type.
-          const stepEvent = <T extends "step:start" | "step:complete" | "step:fail" | "step:cancel">(
-            type: T,
-            timestamp: Date,
-            fields: Omit<EventOf<T>, keyof StepBase | "type" | "timestamp">
-          ) =>
-            bus.emit(type, () => ({ type, ...base, stepName: name, stepIndex, timestamp, ...fields }) as EventOf<T>)
-          return Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-            currentStep = name
-            // One uninterruptible frame around the step's body: an interrupted body
-            // (cancel, lost lease, shutdown) reports `step:cancel` from it, since the
-            // interrupted fiber runs nothing after the step; the rest is interruptible again.
-            return Effect.zipRight(
-              stepEvent("step:start", new Date(startedAt), {}),
-              Effect.uninterruptibleMask((restore) =>
-                Effect.matchCauseEffect(restore(effect), {
-                  onSuccess: (value) => {
-                    currentStep = null
-                    return restore(
-                      Effect.gen(function* () {
-                        const output = schema === undefined ? value : yield* Effect.orDie(Schema.encode(schema)(value))
-                        yield* write(
-                          store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt })
-                        )
-                        yield* stepEvent("step:complete", yield* heartbeat, { output })
-                        return value
-                      })
-                    )
-                  },
-                  onFailure: (cause) => {
-                    currentStep = null
-                    if (Cause.isInterruptedOnly(cause)) {
-                      return Effect.zipRight(
-                        Effect.flatMap(now, (timestamp) => stepEvent("step:cancel", timestamp, {})),
-                        Effect.failCause(cause)
-                      )
-                    }
-                    failedStepName = name
-                    const error = describeFailure(Cause.squash(cause))
-                    return restore(
-                      Effect.gen(function* () {
-                        yield* write(
-                          store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt })
-                        )
-                        yield* stepEvent("step:fail", yield* heartbeat, { error })
-                        return yield* Effect.failCause(cause)
-                      })
-                    )
-                  }
-                })
-              )
-            )
-          })
-        }),
-      progress: (current, total, message) =>
-        Effect.gen(function* () {
-          const progress = {
-            current,
-            ...(total === undefined ? {} : { total }),
-            ...(message === undefined ? {} : { message })
-          }
-          yield* write(store.progress(lease, progress))
-          yield* publish({ type: "run:progress", ...base, timestamp: yield* now, progress })
-        }),
-      log: (level, message, data) =>
-        Effect.gen(function* () {
-          const stepName = currentStep
-          yield* write(store.log(lease, { stepName, level, message, data }))
-          yield* publish({ type: "log:write", ...base, timestamp: yield* now, level, message, data, stepName })
-        })
-    })
-
-    // The job's own requirements come from the engine's context; `Step` from this execution.
-    // The layer's type made its user check that `deps.context` holds every job's requirements.
-    const program = Effect.provide(
-      job.run(decodedInput.right) as Effect.Effect<unknown, unknown, R | Step>,
-      Context.add(deps.context, Step, stepService)
-    ) as Effect.Effect<unknown, unknown>
-
-    if (control.reason !== undefined) return yield* stopped(control.reason)
-    yield* Effect.forkIn(Effect.interruptible(renewal), scope)
-    // From here until the job is over, a stop interrupts this fiber; a stop that
-    // came before is seen by the check below, one that comes after by the next.
-    yield* Effect.withFiberRuntime((fiber) => {
-      control.running = fiber
-      return Effect.void
-    })
-    const exit =
-      control.reason === undefined ? yield* Effect.exit(Effect.interruptible(program)) : Exit.interrupt(FiberId.none)
-    control.running = undefined
-    yield* Scope.close(scope, Exit.void)
-
-    if (control.reason !== undefined) return yield* stopped(control.reason)
-    if (Exit.isSuccess(exit)) {
-      const encoded =
-        job.output === undefined
-          ? Either.right(exit.value)
-          : yield* Effect.either(Schema.encodeUnknown(job.output)(exit.value))
-      if (encoded._tag === "Left") {
-        return yield* failRun(`invalid output: ${describeFailure(encoded.left)}`, null)
-      }
-      const completed = yield* Effect.either(store.complete(lease, encoded.right, terminal))
-      if (completed._tag === "Left") return yield* reportError(completed.left)
-      const timestamp = yield* now
-      // The claim set `started_at` (on the first claim) and completion leaves it as it is.
-      const startedAt = run.startedAt?.getTime() ?? leasedAt.getTime()
-      return yield* bus.emit("run:complete", () => ({
-        type: "run:complete",
+      const leasedAt = yield* now
+      yield* bus.emit("run:leased", (timestamp) => ({
+        type: "run:leased",
         ...base,
         timestamp,
-        output: encoded.right,
-        durationMs: timestamp.getTime() - startedAt
+        leaseOwner: config.workerId,
+        leaseExpiresAt: run.leaseExpiresAt ?? leasedAt,
+        attempt: run.attempt
       }))
-    }
-    // Interrupted with no stop reason (the job interrupted itself): leave the lease to expire.
-    if (Cause.isInterruptedOnly(exit.cause)) return
-    return yield* failRun(describeFailure(Cause.squash(exit.cause)), failedStepName)
-  })
+      if (job === undefined) return yield* failRun(`unknown job: ${run.jobName}`, null)
+
+      const decodedInput = yield* Effect.either(Schema.decodeUnknown(job.input)(run.input))
+      if (decodedInput._tag === "Left") {
+        return yield* failRun(`invalid input: ${describeFailure(decodedInput.left)}`, null)
+      }
+
+      const stored = new Map<string, unknown>()
+      if (run.attempt > 1) {
+        // A run claimed before may have completed steps; a first claim has none.
+        const steps = yield* store.getSteps(run.id)
+        for (const step of steps) if (step.status === "completed") stored.set(step.name, step.output)
+      }
+
+      let failedStepName: string | null = null
+      let currentStep: string | null = null
+      let nextIndex = 0
+      const usedNames = new Set<string>()
+
+      const stepService = Step.of({
+        runId: run.id,
+        jobName: run.jobName,
+        run: <A, E, R2, I>(
+          name: string,
+          effect: Effect.Effect<A, E, R2>,
+          options?: { readonly schema?: Schema.Schema<A, I> | undefined }
+        ): Effect.Effect<A, E | DuplicateStepError, R2> =>
+          Effect.suspend((): Effect.Effect<A, E | DuplicateStepError, R2> => {
+            if (usedNames.has(name)) return Effect.fail(new DuplicateStepError({ runId: run.id, stepName: name }))
+            usedNames.add(name)
+            const stepIndex = nextIndex++
+            const schema = options?.schema
+            if (stored.has(name)) {
+              const output = stored.get(name)
+              return schema === undefined
+                ? Effect.succeed(output as A)
+                : Effect.orDieWith(
+                    Schema.decodeUnknown(schema)(output),
+                    (error) =>
+                      new CorruptRowError({ table: "durably_steps", runId: run.id, detail: `${name}: ${error.message}` })
+                  )
+            }
+            // Events are built only if someone listens for their type.
+            const stepEvent = <T extends "step:start" | "step:complete" | "step:fail" | "step:cancel">(
+              type: T,
+              fields: Omit<EventOf<T>, keyof StepBase | "type" | "timestamp">
+            ) =>
+              bus.emit(
+                type,
+                (timestamp) => ({ type, ...base, stepName: name, stepIndex, timestamp, ...fields }) as EventOf<T>
+              )
+            return Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+              currentStep = name
+              // One uninterruptible frame around the step's body: an interrupted body
+              // (cancel, lost lease, shutdown) reports `step:cancel` from it, since the
+              // interrupted fiber runs nothing after the step; the rest is interruptible again.
+              return Effect.zipRight(
+                stepEvent("step:start", {}),
+                Effect.uninterruptibleMask((restore) =>
+                  Effect.matchCauseEffect(restore(effect), {
+                    onSuccess: (value) => {
+                      currentStep = null
+                      return restore(
+                        Effect.gen(function* () {
+                          const output = schema === undefined ? value : yield* Effect.orDie(Schema.encode(schema)(value))
+                          yield* write(
+                            store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt })
+                          )
+                          yield* heartbeat
+                          yield* stepEvent("step:complete", { output })
+                          return value
+                        })
+                      )
+                    },
+                    onFailure: (cause) => {
+                      currentStep = null
+                      if (Cause.isInterruptedOnly(cause)) {
+                        return Effect.zipRight(stepEvent("step:cancel", {}), Effect.failCause(cause))
+                      }
+                      failedStepName = name
+                      const error = describeFailure(Cause.squash(cause))
+                      return restore(
+                        Effect.gen(function* () {
+                          yield* write(
+                            store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt })
+                          )
+                          yield* heartbeat
+                          yield* stepEvent("step:fail", { error })
+                          return yield* Effect.failCause(cause)
+                        })
+                      )
+                    }
+                  })
+                )
+              )
+            })
+          }),
+        progress: (current, total, message) =>
+          Effect.gen(function* () {
+            const progress = {
+              current,
+              ...(total === undefined ? {} : { total }),
+              ...(message === undefined ? {} : { message })
+            }
+            yield* write(store.progress(lease, progress))
+            yield* bus.emit("run:progress", (timestamp) => ({ type: "run:progress", ...base, timestamp, progress }))
+          }),
+        log: (level, message, data) =>
+          Effect.gen(function* () {
+            const stepName = currentStep
+            yield* write(store.log(lease, { stepName, level, message, data }))
+            yield* bus.emit("log:write", (timestamp) => ({
+              type: "log:write",
+              ...base,
+              timestamp,
+              level,
+              message,
+              data,
+              stepName
+            }))
+          })
+      })
+
+      // The job's own requirements come from the engine's context; `Step` from this execution.
+      // The layer's type made its user check that `deps.context` holds every job's requirements.
+      const program = Effect.provide(
+        job.run(decodedInput.right) as Effect.Effect<unknown, unknown, R | Step>,
+        Context.add(deps.context, Step, stepService)
+      ) as Effect.Effect<unknown, unknown>
+
+      if (control.reason !== undefined) return yield* stopped(control.reason)
+      yield* Effect.forkIn(Effect.interruptible(renewal), scope)
+      // From here until the job is over, a stop interrupts this fiber; a stop that
+      // came before is seen by the check below, one that comes after by the next.
+      yield* Effect.withFiberRuntime((fiber) => {
+        control.running = fiber
+        return Effect.void
+      })
+      const exit =
+        control.reason === undefined ? yield* Effect.exit(Effect.interruptible(program)) : Exit.interrupt(FiberId.none)
+      control.running = undefined
+      yield* Scope.close(scope, Exit.void)
+
+      if (control.reason !== undefined) return yield* stopped(control.reason)
+      if (Exit.isSuccess(exit)) {
+        const encoded =
+          job.output === undefined
+            ? Either.right(exit.value)
+            : yield* Effect.either(Schema.encodeUnknown(job.output)(exit.value))
+        if (encoded._tag === "Left") {
+          return yield* failRun(`invalid output: ${describeFailure(encoded.left)}`, null)
+        }
+        const completed = yield* Effect.either(store.complete(lease, encoded.right, terminal))
+        if (completed._tag === "Left") return yield* reportError(completed.left)
+        // The claim set `started_at` (on the first claim) and completion leaves it as it is.
+        const startedAt = run.startedAt?.getTime() ?? leasedAt.getTime()
+        return yield* bus.emit("run:complete", (timestamp) => ({
+          type: "run:complete",
+          ...base,
+          timestamp,
+          output: encoded.right,
+          durationMs: timestamp.getTime() - startedAt
+        }))
+      }
+      // Interrupted with no stop reason (the job interrupted itself): leave the lease to expire.
+      if (Cause.isInterruptedOnly(exit.cause)) return
+      return yield* failRun(describeFailure(Cause.squash(exit.cause)), failedStepName)
+    })
 
   // Uninterruptible but for the job itself (it may be started from the worker's
   // uninterruptible claim region, or not).

@@ -8,7 +8,7 @@
 // `StoreError` here so callers can handle it.
 import { SqlClient } from "@effect/sql"
 import { SqlError } from "@effect/sql/SqlError"
-import { Cause, Effect, Scope } from "effect"
+import { Cause, Effect, Option, Scope } from "effect"
 import { StoreError } from "../DurablyError.js"
 
 export type WriteTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
@@ -35,19 +35,18 @@ export const writeTransaction = (sql: SqlClient.SqlClient): WriteTransaction =>
     orElse: () => sql.withTransaction
   })
 
-/** Maps SQL failures, including a COMMIT that failed as a defect, to `StoreError`. */
+const isSqlError = (u: unknown): u is SqlError => u instanceof SqlError
+
+/** Maps SQL failures, including a COMMIT that failed as a defect, to `StoreError` (one handler: it wraps every store call). */
 export const storeErrors =
   (operation: string) =>
   <A, E, R>(effect: Effect.Effect<A, E | SqlError, R>): Effect.Effect<A, Exclude<E, SqlError> | StoreError, R> =>
-    effect.pipe(
-      Effect.catchIf(
-        (error): error is SqlError => error instanceof SqlError,
-        (cause) => Effect.fail(new StoreError({ operation, cause }))
-      ),
-      Effect.catchAllCause((cause) => {
-        const defect = Cause.dieOption(cause)
-        return defect._tag === "Some" && defect.value instanceof SqlError
-          ? Effect.fail(new StoreError({ operation, cause: defect.value }))
-          : Effect.failCause(cause)
-      })
-    ) as Effect.Effect<A, Exclude<E, SqlError> | StoreError, R>
+    Effect.catchAllCause(effect, (cause): Effect.Effect<never, Exclude<E, SqlError> | StoreError> => {
+      const sqlError = Option.orElse(Option.filter(Cause.failureOption(cause), isSqlError), () =>
+        Option.filter(Cause.dieOption(cause), isSqlError)
+      )
+      // Without a SqlError, the cause holds none of the errors this removes from the type.
+      return Option.isSome(sqlError)
+        ? Effect.fail(new StoreError({ operation, cause: sqlError.value }))
+        : Effect.failCause(cause as Cause.Cause<Exclude<E, SqlError>>)
+    })
