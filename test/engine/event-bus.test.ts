@@ -49,4 +49,24 @@ describe("EventBus", () => {
       expect([...(yield* Queue.takeAll(forR2))].map((e) => `${e.type} ${e.runId}`)).toEqual(["run:retry r2"])
       expect(yield* Queue.size(throwing)).toBe(3)
     }).pipe(Effect.provide(EventBus.layer)))
+
+  it.scoped("each filter is asked once per event, by publish and by emit", () =>
+    Effect.gen(function* () {
+      const bus = yield* EventBus.EventBus
+      const asked = { types: 0, events: 0 }
+      const events = yield* bus.subscribeWhere(
+        () => {
+          asked.events++
+          return true
+        },
+        () => {
+          asked.types++
+          return true
+        }
+      )
+      yield* bus.publish(cancel("r1"))
+      yield* bus.emit("run:retry", (timestamp) => ({ type: "run:retry", runId: "r2", jobName: "j", timestamp }))
+      expect(asked).toEqual({ types: 2, events: 2 })
+      expect([...(yield* Queue.takeAll(events))].map((e) => e.type)).toEqual(["run:cancel", "run:retry"])
+    }).pipe(Effect.provide(EventBus.layer)))
 })

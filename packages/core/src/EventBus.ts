@@ -103,25 +103,31 @@ export const make = Effect.gen(function* () {
 
   const subscribe = subscribeWhere(everything)
 
-  /** Offers `event` to each subscription that takes it. */
-  const offer = (event: DurablyEvent): void => {
-    for (const subscription of subscriptions) {
-      if (asks(subscription.types, event.type) && asks(subscription.wants, event)) subscription.queue.unsafeOffer(event)
-    }
+  /** The subscriptions that take events of `type` (each type filter asked once), or none. */
+  const takers = (type: EventType): Array<Subscription> | undefined => {
+    let found: Array<Subscription> | undefined
+    for (const subscription of subscriptions) if (asks(subscription.types, type)) (found ??= []).push(subscription)
+    return found
   }
 
-  /** Whether some subscription takes events of `type`. */
-  const wanted = (type: EventType): boolean => {
-    for (const subscription of subscriptions) if (asks(subscription.types, type)) return true
-    return false
+  /** Offers `event` to each of `takers` that wants it. */
+  const offer = (takers: ReadonlyArray<Subscription>, event: DurablyEvent): void => {
+    for (const subscription of takers) if (asks(subscription.wants, event)) subscription.queue.unsafeOffer(event)
   }
 
   return EventBus.of({
-    publish: (event) => Effect.sync(() => offer(event)),
+    publish: (event) =>
+      Effect.sync(() => {
+        const found = takers(event.type)
+        if (found !== undefined) offer(found, event)
+      }),
     emit: (type, build) =>
-      Effect.suspend(() =>
-        wanted(type) ? Effect.map(Clock.currentTimeMillis, (ms) => offer(build(new Date(ms)))) : Effect.void
-      ),
+      Effect.suspend(() => {
+        const found = takers(type)
+        return found === undefined
+          ? Effect.void
+          : Effect.map(Clock.currentTimeMillis, (ms) => offer(found, build(new Date(ms))))
+      }),
     events: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
     subscribe,
     subscribeWhere,

@@ -294,7 +294,6 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         return Effect.as(announced, { run, disposition })
       }
 
-
       const encodeInput = (job: Job.Any, input: unknown) =>
         Effect.mapError(Schema.encodeUnknown(job.input)(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
 

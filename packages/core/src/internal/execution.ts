@@ -5,7 +5,7 @@
 // fenced write matched no row), when the run is cancelled, or when the worker
 // shuts down; closing the scope stops renewal. (The job runs on the execution's
 // own fiber rather than a child: a fiber per run less is measurably faster.)
-import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, FiberId, Schema, Scope } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Schema, Scope } from "effect"
 import type { EventOf } from "../DurablyEvent.js"
 import type { LeaseLostError, StoreError } from "../DurablyError.js"
 import { CorruptRowError, DuplicateStepError } from "../DurablyError.js"
@@ -340,16 +340,16 @@ const execute = <R>(
         Context.add(deps.context, Step, stepService)
       ) as Effect.Effect<unknown, unknown>
 
-      if (control.reason !== undefined) return yield* stopped(control.reason)
-      yield* Effect.forkIn(Effect.interruptible(renewal), scope)
-      // From here until the job is over, a stop interrupts this fiber; a stop that
-      // came before is seen by the check below, one that comes after by the next.
+      // From here until the job is over, a stop interrupts this fiber. An interrupt
+      // can only land in the job: one sent before it starts waits for it and stops
+      // it at once; a stop that came before this point is seen by the check below.
       yield* Effect.withFiberRuntime((fiber) => {
         control.running = fiber
         return Effect.void
       })
-      const exit =
-        control.reason === undefined ? yield* Effect.exit(Effect.interruptible(program)) : Exit.interrupt(FiberId.none)
+      if (control.reason !== undefined) return yield* stopped(control.reason)
+      yield* Effect.forkIn(Effect.interruptible(renewal), scope)
+      const exit = yield* Effect.exit(Effect.interruptible(program))
       control.running = undefined
       yield* Scope.close(scope, Exit.void)
 
