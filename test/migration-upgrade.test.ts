@@ -29,18 +29,33 @@ const upgrade = <E>(client: Layer.Layer<SqlClient.SqlClient, E>) =>
     yield* store.complete({ runId: first.id, generation: first.leaseGeneration }, { ok: true }, { deleteSteps: false })
     const held = Option.getOrThrow(yield* store.claim({ workerId: "w", leaseMs: 60_000 }))
     const lease = { runId: held.id, generation: held.leaseGeneration }
-    yield* store.persistStep(lease, { name: "a", index: 0, status: "completed", output: 7, startedAt: 0 })
+    // Step rows as the earlier schema has them (no attempt column): the held run's
+    // completed step, and the finished run's history of one step failing twice and then completing.
+    const stepRow = (runId: string, name: string, status: string, output: string | null, error: string | null, at: number) =>
+      sql`INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
+        VALUES (${runId}, ${name}, 0, ${status}, ${output}, ${error}, ${at}, ${at})`
+    yield* stepRow(held.id, "a", "completed", "7", null, 1)
+    yield* stepRow(first.id, "f", "failed", null, "one", 1)
+    yield* stepRow(first.id, "f", "failed", null, "two", 2)
+    yield* stepRow(first.id, "f", "completed", "3", null, 3)
     const before = yield* store.getRuns({ limit: 100 })
 
     // The current schema: every migration after the earlier ones.
     const current = yield* Effect.provide(Effect.flatMap(Store, (s) => Effect.as(s.migrate, s)), Layer.provide(SqlStore.layer, Layer.succeedContext(context)))
     expect(yield* current.getRuns({ limit: 100 })).toEqual(before)
     expect((yield* current.getSteps(held.id)).map((step) => step.output)).toEqual([7])
+    const history = yield* current.getSteps(first.id)
+    expect(history.map((step) => [step.name, step.status, step.error ?? step.output])).toEqual([
+      ["f", "failed", "one"],
+      ["f", "failed", "two"],
+      ["f", "completed", 3]
+    ])
     const versions = yield* sql<{ migration_id: number }>`SELECT migration_id FROM ${sql(versionsTable)} ORDER BY migration_id`
     expect(versions.map((row) => Number(row.migration_id))).toEqual(Object.keys(migrations).map((key) => Number.parseInt(key, 10)))
 
     // The held lease still writes, and a step write still extends it (the trigger was recreated).
     yield* current.persistStep(lease, { name: "b", index: 1, status: "completed", output: 8, startedAt: 0 })
+    expect((yield* current.getSteps(held.id)).map((step) => step.output)).toEqual([7, 8])
     yield* current.complete(lease, null, { deleteSteps: true })
     expect((yield* current.getRun(held.id)).status).toBe("completed")
     expect(yield* current.getSteps(held.id)).toEqual([])

@@ -285,6 +285,28 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           ])
         }))
 
+      test("a step's failures in successive attempts are all kept, and it completes once per run", (store) =>
+        Effect.gen(function* () {
+          yield* store.enqueue({ jobName: "j", input: 1 })
+          const failure = (error: string) => ({ ...step("x", 0), status: "failed" as const, output: undefined, error })
+          const first = yield* claimOrFail(store)
+          yield* store.persistStep(leaseOf(first), failure("first"))
+          yield* store.release(leaseOf(first))
+          const second = yield* claimOrFail(store)
+          expect(second.attempt).toBe(2)
+          yield* store.persistStep(leaseOf(second), failure("second"))
+          yield* store.persistStep(leaseOf(second), step("x", 0))
+          yield* store.release(leaseOf(second))
+          const third = yield* claimOrFail(store)
+          expect(yield* errorTag(store.persistStep(leaseOf(third), step("x", 0)))).toBe("StoreError")
+          const steps = yield* store.getSteps(first.id)
+          expect(steps.map((s) => [s.name, s.status, s.error])).toEqual([
+            ["x", "failed", "first"],
+            ["x", "failed", "second"],
+            ["x", "completed", null]
+          ])
+        }))
+
       test("progress and logs are recorded for the lease holder", (store) =>
         Effect.gen(function* () {
           yield* store.enqueue({ jobName: "j", input: 1 })

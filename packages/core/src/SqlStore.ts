@@ -305,8 +305,8 @@ export const make = Effect.gen(function* () {
       // The heartbeat trigger on durably_steps extends the lease.
       yield* fenced(
         lease,
-        sql<Row>`INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
-          SELECT id, ${step.name}, ${step.index}, ${step.status}, ${output}, ${error}, ${step.startedAt}, ${now}
+        sql<Row>`INSERT INTO durably_steps (run_id, name, "index", attempt, status, output, error, started_at, completed_at)
+          SELECT id, ${step.name}, ${step.index}, ${sql.literal(step.status === "completed" ? "0" : "attempt")}, ${step.status}, ${output}, ${error}, ${step.startedAt}, ${now}
           FROM durably_runs
           WHERE id = ${lease.runId} AND status = 'leased' AND lease_generation = ${lease.generation}
           RETURNING run_id`
@@ -458,7 +458,7 @@ export const make = Effect.gen(function* () {
     }).pipe(storeErrors("getRuns"))
 
   const getSteps = (runId: string) =>
-    sql<Row>`SELECT * FROM durably_steps WHERE run_id = ${runId} ORDER BY "index", completed_at`.pipe(
+    sql<Row>`SELECT * FROM durably_steps WHERE run_id = ${runId} ORDER BY "index", completed_at, status = 'completed', attempt`.pipe(
       Effect.flatMap(Effect.forEach(decodeStep)),
       storeErrors("getSteps")
     )

@@ -8,6 +8,7 @@ import type { Run } from "../Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
 import { held, terminalWrites } from "./hotPath.js"
+import { stepAttempt } from "./migrations.js"
 import { toJson } from "./rows.js"
 import { storeErrors } from "./transaction.js"
 
@@ -35,10 +36,10 @@ const statements = {
   persistStep: `WITH heartbeat AS (
       UPDATE durably_runs SET lease_expires_at = $1 + lease_ms, updated_at = $1
       WHERE id = $2 AND status = 'leased' AND lease_generation = $3
-      RETURNING id
+      RETURNING id, attempt
     )
-    INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
-    SELECT id, $4, CAST($5 AS INTEGER), $6, $7, $8, CAST($9 AS BIGINT), CAST($1 AS BIGINT)
+    INSERT INTO durably_steps (run_id, name, "index", attempt, status, output, error, started_at, completed_at)
+    SELECT id, $4, CAST($5 AS INTEGER), ${stepAttempt("$6")}, $6, $7, $8, CAST($9 AS BIGINT), CAST($1 AS BIGINT)
     FROM heartbeat
     RETURNING run_id`,
   progress: `UPDATE durably_runs SET progress = $1, updated_at = $2

@@ -10,7 +10,7 @@ import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
 import { held, terminalWrites } from "./hotPath.js"
-import { idempotencyConflict, keyBlocks } from "./migrations.js"
+import { idempotencyConflict, keyBlocks, stepAttempt } from "./migrations.js"
 import { decodeRun, toJson } from "./rows.js"
 import { makeRunIdSource } from "./runId.js"
 import { storeErrors } from "./transaction.js"
@@ -75,8 +75,8 @@ const named = {
   renew: `UPDATE durably_runs SET lease_expires_at = @expiresAt, lease_ms = @leaseMs, updated_at = @now
     WHERE ${fence} AND lease_expires_at > @now`,
   // The heartbeat trigger on durably_steps extends the lease.
-  persistStep: `INSERT INTO durably_steps (run_id, name, "index", status, output, error, started_at, completed_at)
-    SELECT id, @name, @index, @status, @output, @error, @startedAt, @now
+  persistStep: `INSERT INTO durably_steps (run_id, name, "index", attempt, status, output, error, started_at, completed_at)
+    SELECT id, @name, @index, ${stepAttempt("@status")}, @status, @output, @error, @startedAt, @now
     FROM durably_runs WHERE ${fence}`,
   progress: `UPDATE durably_runs SET progress = @progress, updated_at = @now WHERE ${fence}`,
   log: `INSERT INTO durably_logs (run_id, step_name, level, message, data, created_at)
