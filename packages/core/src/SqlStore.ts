@@ -21,7 +21,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Option } from "effect"
 import { ConflictError, CorruptRowError, NotFoundError, StoreError } from "./DurablyError.js"
 import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
-import { idempotencyConflict, keyBlocks, migrate } from "./internal/migrations.js"
+import { finished, idempotencyConflict, keyBlocks, migrate, unfinished } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
 import type { ClaimedRun, Finish } from "./internal/hotPath.js"
 import { held, terminalWrites } from "./internal/hotPath.js"
@@ -39,6 +39,17 @@ type Row = Record<string, unknown>
 
 /** Rows per multi-row insert: 9 parameters each, well under PostgreSQL's 65,535. */
 const plainChunk = 500
+
+/**
+ * The condition that lets SQLite serve a status filter from a partial index:
+ * pending and leased runs are in the claimable index, finished ones in the
+ * status index (a filter mixing both kinds uses neither).
+ */
+const partialIndexCondition = (statuses: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const unfinishedOnes = statuses.filter((status) => status === "pending" || status === "leased").length
+  if (statuses.length === 0 || (unfinishedOnes > 0 && unfinishedOnes < statuses.length)) return []
+  return [unfinishedOnes > 0 ? unfinished : finished]
+}
 
 const asArray = <A>(value: A | ReadonlyArray<A> | undefined): ReadonlyArray<A> =>
   value === undefined ? [] : Array.isArray(value) ? (value as ReadonlyArray<A>) : [value as A]
@@ -141,7 +152,8 @@ export const make = Effect.gen(function* () {
   const pendingWithKey = (concurrencyKey: string) =>
     Effect.map(
       sql<Row>`SELECT * FROM durably_runs
-        WHERE concurrency_key = ${concurrencyKey} AND status = 'pending' ORDER BY id LIMIT 1`,
+        WHERE concurrency_key = ${concurrencyKey} AND status = 'pending' AND ${sql.literal(unfinished)}
+        ORDER BY id LIMIT 1`,
       (rows) => Option.fromNullable(rows[0])
     )
 
@@ -424,7 +436,7 @@ export const make = Effect.gen(function* () {
     const now = yield* Clock.currentTimeMillis
     const released = yield* sql<Row>`UPDATE durably_runs SET status = 'pending', lease_owner = NULL,
         lease_expires_at = NULL, updated_at = ${now}
-      WHERE status = 'leased' AND lease_expires_at <= ${now}
+      WHERE status = 'leased' AND ${sql.literal(unfinished)} AND lease_expires_at <= ${now}
       RETURNING id`
     return released.length
   }).pipe(storeErrors("releaseExpired"))
@@ -445,6 +457,7 @@ export const make = Effect.gen(function* () {
       const jobNames = asArray(filter.jobName)
       const conditions = [
         ...(statuses.length > 0 ? [sql.in("status", statuses)] : []),
+        ...partialIndexCondition(statuses).map((condition) => sql.literal(condition)),
         ...(jobNames.length > 0 ? [sql.in("job_name", jobNames)] : []),
         ...Object.entries(filter.labels ?? {}).map(
           ([key, value]) => sql`id IN (SELECT run_id FROM durably_run_labels WHERE key = ${key} AND value = ${value})`

@@ -256,13 +256,39 @@ const leanSteps = Effect.gen(function* () {
   for (const statement of statements) yield* sql.unsafe(statement)
 })
 
+/**
+ * The conditions of the claimable index and of the status index (SQLite). A
+ * query for pending or leased runs repeats the first, one for finished runs the
+ * second: SQLite uses a partial index only when the query states its condition.
+ */
+export const unfinished = "status IN ('pending', 'leased')"
+export const finished = `NOT (${unfinished})`
+
+// On SQLite the status index keeps finished runs only. Pending and leased runs
+// are found through the claimable index (queries for them repeat its condition,
+// `unfinished`), so a trigger writes one B-tree less and a claim none of the
+// status index. Measured through the facade, 2,000 sequential triggers on disk,
+// 9 alternating runs: median 293 ms before, 269 ms after.
+const finishedStatusIndex = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const statements = sql.onDialectOrElse({
+    pg: () => [],
+    orElse: () => [
+      `DROP INDEX durably_runs_status`,
+      `CREATE INDEX durably_runs_status ON durably_runs (status, id) WHERE ${finished}`
+    ]
+  })
+  for (const statement of statements) yield* sql.unsafe(statement)
+})
+
 /** Every migration, by id and name. */
 export const migrations = {
   "1_create_tables": createTables,
   "2_lease_heartbeat": createLeaseHeartbeat,
   "3_pg_claim": createPgClaim,
   "4_lean_run_indexes": leanRunIndexes,
-  "5_lean_steps": leanSteps
+  "5_lean_steps": leanSteps,
+  "6_finished_status_index": finishedStatusIndex
 }
 
 const loader = Migrator.fromRecord(migrations)

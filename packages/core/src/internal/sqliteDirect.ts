@@ -10,7 +10,7 @@ import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
 import { held, terminalWrites } from "./hotPath.js"
-import { idempotencyConflict, keyBlocks, stepAttempt } from "./migrations.js"
+import { idempotencyConflict, keyBlocks, stepAttempt, unfinished } from "./migrations.js"
 import { decodeRun, toJson } from "./rows.js"
 import { makeRunIdSource } from "./runId.js"
 import { storeErrors } from "./transaction.js"
@@ -51,7 +51,8 @@ const named = {
     ${idempotencyConflict}`,
   insertLabel: `INSERT INTO durably_run_labels (run_id, key, value) VALUES (?, ?, ?)`,
   byIdempotencyKey: `SELECT * FROM durably_runs WHERE job_name = ? AND idempotency_key = ?`,
-  pendingWithKey: `SELECT * FROM durably_runs WHERE concurrency_key = ? AND status = 'pending' ORDER BY id LIMIT 1`,
+  pendingWithKey: `SELECT * FROM durably_runs WHERE concurrency_key = ? AND status = 'pending' AND ${unfinished}
+    ORDER BY id LIMIT 1`,
   // The claimable index, named: left to itself the planner walks the status index
   // and sorts every pending run, so a claim would slow down as the queue grows.
   claim: `UPDATE durably_runs SET
