@@ -58,6 +58,10 @@ const bundleOurs = async () => {
     format: "esm",
     target: "node20",
     outfile: join(oursDir, "driver.mjs"),
+    // Comments and whitespace out, names kept, as a production build does. V8 keeps the
+    // source of a loaded script, and one character above Latin-1 in a comment (zod has
+    // one) makes it keep the whole bundle two bytes a character: 6.2 MB against 2.4 MB.
+    minifyWhitespace: true,
     external: ["better-sqlite3", "pg", "pg-native"],
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: "warning"
