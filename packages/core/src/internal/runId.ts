@@ -15,10 +15,20 @@ const encodeTime = (ms: number): string => {
   return out
 }
 
+// Random bytes are drawn 4 KB at a time (256 ids): one `getRandomValues` call
+// per id cost more than the rest of making the id.
+const pool = new Uint8Array(4096)
+let pooled = 0
+
+/** 16 random base32 digits, the first below 16 so that `increment` never overflows. */
 const randomDigits = (): Array<number> => {
-  const bytes = new Uint8Array(16)
-  globalThis.crypto.getRandomValues(bytes)
-  return Array.from(bytes, (b) => b % 32)
+  if (pooled < 16) {
+    globalThis.crypto.getRandomValues(pool)
+    pooled = pool.length
+  }
+  const digits: Array<number> = []
+  for (let i = 0; i < 16; i++) digits.push((pool[--pooled] ?? 0) % (i === 0 ? 16 : 32))
+  return digits
 }
 
 /** Adds one to a base32 digit array; the caller keeps the top digit below 31 so it never overflows. */
@@ -40,9 +50,11 @@ export const makeRunIdSource = (): ((now: number) => string) => {
   let last = { time: -1, random: [] as ReadonlyArray<number> }
   return (now) => {
     const time = Math.max(now, last.time)
-    const random = time === last.time ? increment(last.random) : randomDigits().map((d, i) => (i === 0 ? d % 16 : d))
+    const random = time === last.time ? increment(last.random) : randomDigits()
     last = { time, random }
-    return encodeTime(time) + random.map((d) => alphabet[d]).join("")
+    let id = encodeTime(time)
+    for (const digit of random) id += alphabet[digit]
+    return id
   }
 }
 
