@@ -42,13 +42,13 @@ describe("SQLite query plans", () => {
   it.scoped("listing runs by status, and releasing expired leases, go through an index", () =>
     Effect.gen(function* () {
       const store = yield* Store
-      const cases = [
+      const cases: ReadonlyArray<readonly [Effect.Effect<unknown, unknown>, string]> = [
         [store.getRuns({ status: "pending" }), "durably_runs_claimable"],
         [store.getRuns({ status: ["pending", "leased"] }), "durably_runs_claimable"],
         [store.getRuns({ status: "completed" }), "durably_runs_status"],
         [store.getRuns({ status: ["failed", "cancelled"] }), "durably_runs_status"],
         [store.releaseExpired, "durably_runs_claimable"]
-      ] as const
+      ]
       for (const [operation, index] of cases) {
         const plans = yield* plansOf(operation)
         expect(plans).toHaveLength(1)
