@@ -7,13 +7,13 @@
 import { SqlClient } from "@effect/sql"
 import type { PgClient } from "@effect/sql-pg"
 import type { Store } from "@durably/core/Store"
-import type { PreparedSql } from "@durably/core/PreparedSql"
+import { PreparedSql } from "@durably/core/PreparedSql"
 import type { SyncSqlite } from "@durably/core/SyncSqlite"
 import { SqlStore } from "@durably/core"
 import type { StoreError } from "@durably/core/DurablyError"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { ConfigError } from "effect/ConfigError"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer } from "effect"
 import * as PgPrepared from "./internal/pgPrepared.js"
 import * as SqliteClient from "./internal/sqliteClient.js"
 
@@ -61,8 +61,8 @@ export interface PgOptions {
 }
 
 /**
- * A PostgreSQL `SqlClient` (a pool). It also provides `PreparedSql` (a pool of
- * its own), through which `SqlStore` runs its hot statements. The PostgreSQL
+ * A PostgreSQL `SqlClient` on a `pg` pool, which also provides `PreparedSql` on
+ * the same pool: `SqlStore` runs its hot statements through it. The PostgreSQL
  * driver is loaded when the layer is built, so a process that only uses
  * SQLite never loads it.
  *
@@ -72,14 +72,15 @@ export interface PgOptions {
 export const pgClient = (
   options: PgOptions
 ): Layer.Layer<SqlClient.SqlClient | PgClient.PgClient | PreparedSql, ConfigError | SqlError> =>
-  Layer.merge(
-    Layer.unwrapEffect(
-      Effect.map(
-        Effect.promise(() => import("@effect/sql-pg")),
-        ({ PgClient }) => PgClient.layer({ url: Redacted.make(options.url), maxConnections: options.maxConnections ?? 10 })
+  Layer.unwrapScoped(
+    Effect.gen(function* () {
+      const pool = yield* PgPrepared.pool({ url: options.url, maxConnections: options.maxConnections ?? 10 })
+      const { PgClient } = yield* Effect.promise(() => import("@effect/sql-pg"))
+      return Layer.merge(
+        PgClient.layerFromPool({ acquire: Effect.succeed(pool) }),
+        Layer.succeed(PreparedSql, PgPrepared.make(pool))
       )
-    ),
-    PgPrepared.layer({ url: options.url, maxConnections: options.maxConnections ?? 10 })
+    })
   )
 
 /**
