@@ -21,7 +21,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect, Layer, Option } from "effect"
 import { ConflictError, CorruptRowError, NotFoundError, StoreError } from "./DurablyError.js"
 import { decodeLabels, decodeLog, decodeRun, decodeStep, toJson } from "./internal/rows.js"
-import { finished, idempotencyConflict, keyBlocks, migrate, unfinished } from "./internal/migrations.js"
+import { finished, idempotencyConflict, keyBlocks, migrate, unfinished, unfinishedStatuses } from "./internal/migrations.js"
 import { makeRunIdGenerator } from "./internal/runId.js"
 import type { ClaimedRun, Finish } from "./internal/hotPath.js"
 import { held, terminalWrites } from "./internal/hotPath.js"
@@ -46,7 +46,7 @@ const plainChunk = 500
  * status index (a filter mixing both kinds uses neither).
  */
 const partialIndexCondition = (statuses: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const unfinishedOnes = statuses.filter((status) => status === "pending" || status === "leased").length
+  const unfinishedOnes = statuses.filter((status) => unfinishedStatuses.includes(status)).length
   if (statuses.length === 0 || (unfinishedOnes > 0 && unfinishedOnes < statuses.length)) return []
   return [unfinishedOnes > 0 ? unfinished : finished]
 }
@@ -314,7 +314,8 @@ export const make = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
       const output = toJson(step.output)
       const error = step.error ?? null
-      // The heartbeat trigger on durably_steps extends the lease.
+      // The heartbeat trigger on durably_steps extends the lease. The attempt
+      // follows `stepAttempt` (0 for a completed step), decided here from the known status.
       yield* fenced(
         lease,
         sql<Row>`INSERT INTO durably_steps (run_id, name, "index", attempt, status, output, error, started_at, completed_at)

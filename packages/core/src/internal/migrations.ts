@@ -206,6 +206,12 @@ const createPgClaim = Effect.gen(function* () {
   })
 })
 
+/**
+ * SQL for the `attempt` of a step row written by an `INSERT … SELECT` from the
+ * run (migration 5): 0 for a completed step, the run's attempt otherwise.
+ */
+export const stepAttempt = (status: string): string => `CASE WHEN ${status} = 'completed' THEN 0 ELSE attempt END`
+
 // On SQLite the step table becomes one B-tree: WITHOUT ROWID, keyed by
 // (run_id, name, attempt), instead of a rowid table with two indexes, so a step
 // write touches one B-tree instead of three. Measured on raw better-sqlite3, a
@@ -216,12 +222,6 @@ const createPgClaim = Effect.gen(function* () {
 // while a step's failures in successive attempts stay apart. Rows from before
 // get -1, -2, … (the latest first) on failures, never a real attempt (1 and up).
 // PostgreSQL, whose tables are heaps anyway, only gains the column.
-/**
- * SQL for the `attempt` of a step row written by an `INSERT … SELECT` from the
- * run (migration 5): 0 for a completed step, the run's attempt otherwise.
- */
-export const stepAttempt = (status: string): string => `CASE WHEN ${status} = 'completed' THEN 0 ELSE attempt END`
-
 const leanSteps = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   const statements = sql.onDialectOrElse({
@@ -261,7 +261,8 @@ const leanSteps = Effect.gen(function* () {
  * query for pending or leased runs repeats the first, one for finished runs the
  * second: SQLite uses a partial index only when the query states its condition.
  */
-export const unfinished = "status IN ('pending', 'leased')"
+export const unfinishedStatuses: ReadonlyArray<string> = ["pending", "leased"]
+export const unfinished = `status IN (${unfinishedStatuses.map((status) => `'${status}'`).join(", ")})`
 export const finished = `NOT (${unfinished})`
 
 // On SQLite the status index keeps finished runs only. Pending and leased runs

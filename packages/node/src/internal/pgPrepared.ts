@@ -3,7 +3,6 @@
 // prepared statements: prepared once per connection, a query then costs little
 // more than its round trip. (Two pools held up to twice the connections, and
 // the memory that goes with them.)
-import type { PreparedSql as PreparedSqlService } from "@durably/core/PreparedSql"
 import { PreparedSql } from "@durably/core/PreparedSql"
 import { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect } from "effect"
@@ -56,7 +55,7 @@ const isStalePlan = (cause: unknown): boolean =>
   cause.message.includes("cached plan")
 
 /** `PreparedSql` on `pool`. */
-export const make = (pool: Pool): PreparedSqlService["Type"] => {
+export const make = (pool: Pool): PreparedSql["Type"] => {
   // A statement prepared before a migration changed its table's columns fails
   // once with "cached plan must not change result type" on each connection
   // that holds it: then every statement is prepared anew under fresh names.
