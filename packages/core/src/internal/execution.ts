@@ -5,7 +5,7 @@
 // fenced write matched no row), when the run is cancelled, or when the worker
 // shuts down; closing the scope stops renewal. (The job runs on the execution's
 // own fiber rather than a child: a fiber per run less is measurably faster.)
-import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, Schema, Scope } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Either, Exit, Fiber, FiberId, Schema, Scope } from "effect"
 import type { EventOf } from "../DurablyEvent.js"
 import type { LeaseLostError, StoreError } from "../DurablyError.js"
 import { CorruptRowError, DuplicateStepError } from "../DurablyError.js"
@@ -13,7 +13,7 @@ import type { EventBus } from "../EventBus.js"
 import type * as Job from "../Job.js"
 import type { Run } from "../Run.js"
 import { Step } from "../Step.js"
-import type { Lease, Store } from "../Store.js"
+import type { Lease, StepWrite, Store } from "../Store.js"
 import { describeFailure } from "./describe.js"
 
 export interface ExecutionConfig {
@@ -61,6 +61,12 @@ interface Deps<R> {
 interface Base {
   readonly runId: string
   readonly jobName: string
+}
+
+/** A completed step whose result is not stored yet, and the event that follows its write. */
+interface Unsaved {
+  readonly write: StepWrite
+  readonly stored: Effect.Effect<void>
 }
 
 interface StepBase extends Base {
@@ -186,8 +192,72 @@ const execute = <R>(
   const { base, heartbeat, lease, renewal, reportError, write } = fencedWrites(run, deps, control)
   const terminal = { deleteSteps: !config.preserveSteps }
 
+  // A completed step's write waits until the job next starts a step, logs,
+  // records progress or ends: a step's result is stored before anything that
+  // follows it, and the run's last steps need no write of their own when the
+  // terminal write deletes step outputs anyway. A crash in between re-executes
+  // the step, as a crash between its body and its write always did.
+  let unsaved: Array<Unsaved> = []
+  /** Whether step results are being written; `written` tells those waiting for them when they are. */
+  let writing = false
+  let written: Deferred.Deferred<void> | undefined
+
+  const saveOne = (step: Unsaved) =>
+    Effect.zipRight(write(store.persistStep(lease, step.write)), Effect.zipRight(heartbeat, step.stored))
+
+  /** Stores the waiting step results in order, after any write of them already in progress. */
+  const saveUnsaved: Effect.Effect<void> = Effect.suspend(() => {
+    if (writing) {
+      written ??= Deferred.unsafeMake<void>(FiberId.none)
+      return Effect.zipRight(Deferred.await(written), saveUnsaved)
+    }
+    const steps = unsaved
+    if (steps.length === 0) return Effect.void
+    unsaved = []
+    writing = true
+    const first = steps[0]
+    return (steps.length === 1 && first !== undefined ? saveOne(first) : Effect.forEach(steps, saveOne, { discard: true })).pipe(
+      Effect.ensuring(
+        Effect.suspend(() => {
+          writing = false
+          const waiting = written
+          written = undefined
+          return waiting === undefined ? Effect.void : Deferred.succeed(waiting, undefined)
+        })
+      )
+    )
+  })
+
+  /** Runs `next` once every completed step before it is stored. */
+  const afterSaved = <A, E, R2>(next: Effect.Effect<A, E, R2>): Effect.Effect<A, E, R2> =>
+    Effect.suspend(() => (unsaved.length === 0 && !writing ? next : Effect.zipRight(saveUnsaved, next)))
+
+  /**
+   * The run's last write (terminal, or a release at shutdown) with the waiting
+   * step results: when it deletes step outputs, they are not written at all
+   * and only their events follow it; otherwise each is stored before it.
+   */
+  const withUnsaved = <E>(
+    lastWrite: Effect.Effect<void, E>,
+    deletesSteps: boolean
+  ): Effect.Effect<void, E | StoreError | LeaseLostError> =>
+    Effect.suspend(() => {
+      const steps = unsaved
+      unsaved = []
+      if (steps.length === 0) return lastWrite
+      const events = Effect.forEach(steps, (step) => step.stored, { discard: true })
+      return deletesSteps
+        ? Effect.zipRight(lastWrite, events)
+        : Effect.zipRight(
+            Effect.forEach(steps, (step) => Effect.zipRight(store.persistStep(lease, step.write), step.stored), {
+              discard: true
+            }),
+            lastWrite
+          )
+    })
+
   const failRun = (error: string, failedStepName: string | null) =>
-    store.fail(lease, error, terminal).pipe(
+    withUnsaved(store.fail(lease, error, terminal), terminal.deleteSteps).pipe(
       Effect.flatMap(() =>
         bus.emit("run:fail", (timestamp) => ({ type: "run:fail", ...base, timestamp, error, failedStepName }))
       ),
@@ -195,7 +265,8 @@ const execute = <R>(
     )
 
   /** A stop from outside: shutdown hands the run back at once so any worker resumes it; a lost or cancelled lease is not ours to write to any more. */
-  const stopped = (reason: StopReason) => (reason === "shutdown" ? Effect.ignore(store.release(lease)) : Effect.void)
+  const stopped = (reason: StopReason) =>
+    reason === "shutdown" ? Effect.ignore(withUnsaved(store.release(lease), false)) : Effect.void
 
   // The run's scope: the renewal fiber lives in it, and closing it (however the
   // execution ends) stops renewal.
@@ -267,22 +338,21 @@ const execute = <R>(
               // (cancel, lost lease, shutdown) reports `step:cancel` from it, since the
               // interrupted fiber runs nothing after the step; the rest is interruptible again.
               return Effect.zipRight(
-                stepEvent("step:start", {}),
+                afterSaved(stepEvent("step:start", {})),
                 Effect.uninterruptibleMask((restore) =>
                   Effect.matchCauseEffect(restore(effect), {
                     onSuccess: (value) => {
                       currentStep = null
-                      return restore(
-                        Effect.gen(function* () {
-                          const output = schema === undefined ? value : yield* Effect.orDie(Schema.encode(schema)(value))
-                          yield* write(
-                            store.persistStep(lease, { name, index: stepIndex, status: "completed", output, startedAt })
-                          )
-                          yield* heartbeat
-                          yield* stepEvent("step:complete", { output })
-                          return value
+                      const completed = (output: unknown) => {
+                        unsaved.push({
+                          write: { name, index: stepIndex, status: "completed", output, startedAt },
+                          stored: stepEvent("step:complete", { output })
                         })
-                      )
+                        return value
+                      }
+                      return schema === undefined
+                        ? Effect.sync(() => completed(value))
+                        : Effect.map(Effect.orDie(Schema.encode(schema)(value)), completed)
                     },
                     onFailure: (cause) => {
                       currentStep = null
@@ -293,8 +363,8 @@ const execute = <R>(
                       const error = describeFailure(Cause.squash(cause))
                       return restore(
                         Effect.gen(function* () {
-                          yield* write(
-                            store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt })
+                          yield* afterSaved(
+                            write(store.persistStep(lease, { name, index: stepIndex, status: "failed", error, startedAt }))
                           )
                           yield* heartbeat
                           yield* stepEvent("step:fail", { error })
@@ -314,13 +384,13 @@ const execute = <R>(
               ...(total === undefined ? {} : { total }),
               ...(message === undefined ? {} : { message })
             }
-            yield* write(store.progress(lease, progress))
+            yield* afterSaved(write(store.progress(lease, progress)))
             yield* bus.emit("run:progress", (timestamp) => ({ type: "run:progress", ...base, timestamp, progress }))
           }),
         log: (level, message, data) =>
           Effect.gen(function* () {
             const stepName = currentStep
-            yield* write(store.log(lease, { stepName, level, message, data }))
+            yield* afterSaved(write(store.log(lease, { stepName, level, message, data })))
             yield* bus.emit("log:write", (timestamp) => ({
               type: "log:write",
               ...base,
@@ -362,7 +432,7 @@ const execute = <R>(
         if (encoded._tag === "Left") {
           return yield* failRun(`invalid output: ${describeFailure(encoded.left)}`, null)
         }
-        const completed = yield* Effect.either(store.complete(lease, encoded.right, terminal))
+        const completed = yield* Effect.either(withUnsaved(store.complete(lease, encoded.right, terminal), terminal.deleteSteps))
         if (completed._tag === "Left") return yield* reportError(completed.left)
         // The claim set `started_at` (on the first claim) and completion leaves it as it is.
         const startedAt = run.startedAt?.getTime() ?? leasedAt.getTime()
