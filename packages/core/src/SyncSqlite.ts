@@ -65,5 +65,11 @@ export class SyncSqlite extends Context.Tag("@durably/core/SyncSqlite")<
      * fails with `SqlError`.
      */
     readonly use: <A>(f: (connection: SyncConnection) => A) => Effect.Effect<A, SqlError>
+    /**
+     * Whether a commit waits for the disk (`synchronous = FULL`). Then writers
+     * that commit together wait once instead of once each, and the store
+     * commits the step writes of runs executing at the same time together.
+     */
+    readonly durableCommits: boolean
   }
 >() {}

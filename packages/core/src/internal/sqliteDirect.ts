@@ -3,11 +3,13 @@
 // terminal write. The statements are those of `SqlStore`'s SQLite branches; a
 // multi-statement operation is one synchronous transaction, so nothing
 // interleaves with it. Rows are decoded after the connection is given back.
+import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect } from "effect"
 import type { CorruptRowError } from "../DurablyError.js"
 import type { Run } from "../Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
+import * as CommitGroup from "./commitGroup.js"
 import type { ClaimedRun, Finish, Row } from "./hotPath.js"
 import { held, terminalWrites } from "./hotPath.js"
 import { idempotencyConflict, keyBlocks, stepAttempt, unfinished } from "./migrations.js"
@@ -116,10 +118,19 @@ export const make = (
 ): Operations => {
   const nextId = makeRunIdSource()
 
-  /** One fenced statement at the current time; a changed row means the lease still held. */
-  const fenced = (operation: string, statement: Positional, lease: Lease, params: Row) =>
+  /**
+   * One fenced statement at the current time, run by `execute` (by default on
+   * the connection at once); a changed row means the lease still held.
+   */
+  const fenced = (
+    operation: string,
+    statement: Positional,
+    lease: Lease,
+    params: Row,
+    execute: (write: CommitGroup.GroupedWrite) => Effect.Effect<number, SqlError> = sync.use
+  ) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sync.use((c) => run(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }).changes)
+      execute((c) => run(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }).changes)
     ).pipe(
       // Rows changed by the statement itself; the heartbeat trigger's update is not counted.
       Effect.flatMap((changed) => held(lease, changed)),
@@ -205,15 +216,24 @@ export const make = (
       Effect.as(fenced("renew", statements.renew, lease, { expiresAt: now + leaseMs, leaseMs }), now + leaseMs)
     )
 
+  // With durable commits, the step writes of runs executing at the same time share one.
+  const group = sync.durableCommits ? CommitGroup.make(sync) : undefined
+
   const persistStep = (lease: Lease, step: StepWrite) =>
-    fenced("persistStep", statements.persistStep, lease, {
-      name: step.name,
-      index: step.index,
-      status: step.status,
-      output: toJson(step.output),
-      error: step.error ?? null,
-      startedAt: step.startedAt
-    })
+    fenced(
+      "persistStep",
+      statements.persistStep,
+      lease,
+      {
+        name: step.name,
+        index: step.index,
+        status: step.status,
+        output: toJson(step.output),
+        error: step.error ?? null,
+        startedAt: step.startedAt
+      },
+      group === undefined ? undefined : (write) => group.submit(lease.runId, write)
+    )
 
   const progress = (lease: Lease, value: Run["progress"]) =>
     fenced("progress", statements.progress, lease, { progress: toJson(value) })

@@ -192,6 +192,6 @@ export const layer = (options: ClientOptions): Layer.Layer<SqlClient.SqlClient |
           Option.isSome(inTransaction) ? run : permit.withPermits(1)(run)
         )
 
-      return Context.make(SqlClient.SqlClient, client).pipe(Context.add(SyncSqlite, SyncSqlite.of({ use })))
+      return Context.make(SqlClient.SqlClient, client).pipe(Context.add(SyncSqlite, SyncSqlite.of({ use, durableCommits: options.synchronous === "FULL" })))
     })
   ).pipe(Layer.provide(Reactivity.layer))

@@ -1,0 +1,191 @@
+// With `synchronous = FULL` the step writes of runs executing at the same
+// time share one commit (one fsync), each still answered on its own: a stale
+// lease is refused and a failing write fails alone. With NORMAL, and for a run
+// writing alone, every write commits by itself at once.
+import { DurablyNode } from "@durably/node"
+import { NodeStore } from "@durably/node"
+import { Durably, Job, Step } from "@durably/core"
+import * as SqlStore from "@durably/core/SqlStore"
+import type { Lease, StepWrite } from "@durably/core/Store"
+import { Store } from "@durably/core/Store"
+import { SyncSqlite } from "@durably/core/SyncSqlite"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer, Option, Schema } from "effect"
+import { join } from "node:path"
+import { freshFile, tempDir } from "./support/sqlite.js"
+
+/** How often the store took the connection (each time a commit of its own, for writes). */
+const taken = { count: 0 }
+
+const countingStore = (synchronous: "NORMAL" | "FULL") =>
+  freshFile((filename) =>
+    SqlStore.layerMigrated.pipe(
+      Layer.provide(
+        Layer.effect(
+          SyncSqlite,
+          Effect.map(SyncSqlite, (sync) =>
+            SyncSqlite.of({
+              ...sync,
+              use: (f) =>
+                Effect.suspend(() => {
+                  taken.count++
+                  return sync.use(f)
+                })
+            })
+          )
+        )
+      ),
+      Layer.provideMerge(NodeStore.sqliteClient({ filename, synchronous }))
+    )
+  )
+
+const step = (name: string): StepWrite => ({ name, index: 0, status: "completed", output: name, startedAt: 0 })
+
+/** `n` claimed runs' leases. */
+const leases = (n: number) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    yield* store.enqueueBatch(Array.from({ length: n }, (_, i) => ({ jobName: "job", input: i })))
+    return yield* Effect.forEach(Array.from({ length: n }), () =>
+      Effect.map(store.claim({ workerId: "w", leaseMs: 30_000 }), (claimed): Lease => {
+        const run = Option.getOrThrow(claimed)
+        return { runId: run.id, generation: run.leaseGeneration }
+      })
+    )
+  })
+
+/** The connection uses that `effect` makes. */
+const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function* () {
+    const before = taken.count
+    const result = yield* effect
+    return { result, uses: taken.count - before }
+  })
+
+const completedNames = (runId: string) =>
+  Effect.flatMap(Store, (store) =>
+    Effect.map(store.getSteps(runId), (steps) => steps.filter((s) => s.status === "completed").map((s) => s.name))
+  )
+
+describe("step writes committed together", () => {
+  it.layer(countingStore("FULL"))("synchronous = FULL", (it) => {
+    it.effect("the writes of four runs at once take one commit, and each is stored", () =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        const held = yield* leases(4)
+        const { uses } = yield* counted(
+          Effect.all(
+            held.map((lease) => store.persistStep(lease, step("a"))),
+            { concurrency: "unbounded" }
+          )
+        )
+        expect(uses).toBe(1)
+        for (const lease of held) expect(yield* completedNames(lease.runId)).toEqual(["a"])
+      })
+    )
+
+    it.effect("a stale lease in the group is refused; the others are stored", () =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        const [first, second, third] = yield* leases(3)
+        if (first === undefined || second === undefined || third === undefined) return expect.fail("three leases")
+        const stale: Lease = { ...second, generation: second.generation + 1 }
+        const results = yield* Effect.all(
+          [first, stale, third].map((lease) => Effect.either(store.persistStep(lease, step("b")))),
+          { concurrency: "unbounded" }
+        )
+        expect(results.map((r) => (Either.isLeft(r) ? r.left._tag : "ok"))).toEqual(["ok", "LeaseLostError", "ok"])
+        expect(yield* completedNames(first.runId)).toEqual(["b"])
+        expect(yield* completedNames(second.runId)).toEqual([])
+        expect(yield* completedNames(third.runId)).toEqual(["b"])
+      })
+    )
+
+    it.effect("a write that fails fails alone: the others in its group are stored", () =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        const [first, second, third] = yield* leases(3)
+        if (first === undefined || second === undefined || third === undefined) return expect.fail("three leases")
+        // Storing the same completed step twice breaks the table's key.
+        yield* store.persistStep(second, step("c"))
+        const results = yield* Effect.all(
+          [first, second, third].map((lease) => Effect.either(store.persistStep(lease, step("c")))),
+          { concurrency: "unbounded" }
+        )
+        expect(results.map((r) => (Either.isLeft(r) ? r.left._tag : "ok"))).toEqual(["ok", "StoreError", "ok"])
+        expect(yield* completedNames(first.runId)).toEqual(["c"])
+        expect(yield* completedNames(third.runId)).toEqual(["c"])
+      })
+    )
+
+    it.effect("one run writing step after step commits each write by itself", () =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        const [lease] = yield* leases(1)
+        if (lease === undefined) return expect.fail("a lease")
+        const { uses } = yield* counted(
+          Effect.forEach(["d1", "d2", "d3"], (name) => store.persistStep(lease, step(name)))
+        )
+        expect(uses).toBe(3)
+        expect(yield* completedNames(lease.runId)).toEqual(["d1", "d2", "d3"])
+      })
+    )
+  })
+
+  it.layer(countingStore("NORMAL"))("synchronous = NORMAL", (it) => {
+    it.effect("each write commits by itself", () =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        const held = yield* leases(4)
+        const { uses } = yield* counted(
+          Effect.all(
+            held.map((lease) => store.persistStep(lease, step("a"))),
+            { concurrency: "unbounded" }
+          )
+        )
+        expect(uses).toBe(4)
+      })
+    )
+  })
+
+  const fiveSteps = Job.make({
+    name: "five-steps",
+    input: Schema.Number,
+    output: Schema.Number,
+    run: (n) =>
+      Effect.gen(function* () {
+        let total = n
+        for (let i = 0; i < 5; i++) total = yield* Step.run(`s${i}`, Effect.succeed(total + i))
+        return total
+      })
+  })
+
+  it.scopedLive("runs executing four at once with FULL all complete, with every step's result", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const durably = yield* Effect.provide(
+        Durably.Durably,
+        yield* Layer.build(
+          DurablyNode.sqlite({
+            filename: join(dir, "db.sqlite"),
+            synchronous: "FULL",
+            jobs: [fiveSteps],
+            maxConcurrentRuns: 4,
+            preserveSteps: true,
+            pollingIntervalMs: 20
+          })
+        )
+      )
+      const triggered = yield* durably.batchTrigger(
+        fiveSteps,
+        Array.from({ length: 12 }, (_, i) => ({ input: i * 100 }))
+      )
+      const done = yield* Effect.forEach(triggered, ({ run }) => durably.waitForRun(run.id), { concurrency: "unbounded" })
+      expect(done.map((run) => run.output)).toEqual(Array.from({ length: 12 }, (_, i) => i * 100 + 10))
+      for (const { run } of triggered) {
+        const steps = yield* durably.getSteps(run.id)
+        expect(steps.map((s) => s.output)).toEqual([0, 1, 3, 6, 10].map((d) => run.input as number + d))
+      }
+    })
+  )
+})
