@@ -1,4 +1,4 @@
-// With `synchronous = FULL` the step writes of runs executing at the same
+// With `synchronous = FULL` the step and terminal writes of runs executing at the same
 // time share one commit (one fsync), each still answered on its own: a stale
 // lease is refused and a failing write fails alone. With NORMAL, and for a run
 // writing alone, every write commits by itself at once.
@@ -118,6 +118,29 @@ describe("step writes committed together", () => {
       })
     )
 
+    it.effect("completions join the group, each deleting its own run's step outputs", () =>
+      Effect.gen(function* () {
+        const store = yield* Store
+        const [first, second, third] = yield* leases(3)
+        if (first === undefined || second === undefined || third === undefined) return expect.fail("three leases")
+        yield* store.persistStep(first, step("e"))
+        yield* store.persistStep(third, step("e"))
+        const terminal = { deleteSteps: true }
+        const { uses } = yield* counted(
+          Effect.all(
+            [store.complete(first, 1, terminal), store.persistStep(second, step("e")), store.complete(third, 3, terminal)],
+            { concurrency: "unbounded" }
+          )
+        )
+        expect(uses).toBe(1)
+        expect((yield* store.getRun(first.runId)).status).toBe("completed")
+        expect((yield* store.getRun(third.runId)).output).toBe(3)
+        expect(yield* completedNames(first.runId)).toEqual([])
+        expect(yield* completedNames(second.runId)).toEqual(["e"])
+        expect(yield* completedNames(third.runId)).toEqual([])
+      })
+    )
+
     it.effect("one run writing step after step commits each write by itself", () =>
       Effect.gen(function* () {
         const store = yield* Store
@@ -128,6 +151,9 @@ describe("step writes committed together", () => {
         )
         expect(uses).toBe(3)
         expect(yield* completedNames(lease.runId)).toEqual(["d1", "d2", "d3"])
+        // Its completion, alone too, deletes the step outputs in the same transaction.
+        yield* store.complete(lease, "done", { deleteSteps: true })
+        expect(yield* completedNames(lease.runId)).toEqual([])
       })
     )
   })

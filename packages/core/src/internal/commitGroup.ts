@@ -1,5 +1,5 @@
-// Step writes of runs executing at the same time, committed together when a
-// commit waits for the disk (`synchronous = FULL`): each step still returns
+// Step and terminal writes of runs executing at the same time, committed
+// together when a commit waits for the disk (`synchronous = FULL`): each step still returns
 // only once its own write is durable, but several runs share one fsync. A
 // write opens a group when another run wrote last; the group gathers the
 // writes that become ready before the fibers already scheduled have run, and
@@ -13,23 +13,35 @@ export type GroupedWrite = (connection: SyncConnection) => number
 
 interface Waiting {
   readonly write: GroupedWrite
+  readonly atomic: boolean
   readonly done: Deferred.Deferred<number, SqlError>
 }
 
-export interface CommitGroup {
-  /** Runs `write` for the run `runId`, alone or with others in one transaction; the rows it changed. */
-  readonly submit: (runId: string, write: GroupedWrite) => Effect.Effect<number, SqlError>
-}
+/**
+ * Runs `write` for the run `runId`; the rows it changed. An `atomic` write of
+ * several statements runs in a transaction (of its own when it runs alone).
+ */
+export type Commit = (runId: string, write: GroupedWrite, atomic?: boolean) => Effect.Effect<number, SqlError>
 
-export const make = (sync: SyncSqlite["Type"]): CommitGroup => {
+/** Each write committed by itself, at once. */
+export const alone =
+  (sync: SyncSqlite["Type"]): Commit =>
+  (_runId, write, atomic = false) =>
+    sync.use(atomic ? (c) => c.transaction(() => write(c)) : write)
+
+/** Writes committed together with other runs' writes that are ready at the same time. */
+export const make = (sync: SyncSqlite["Type"]): Commit => {
   let open: Array<Waiting> | undefined
   let lastRunId: string | undefined
 
-  const direct = (write: GroupedWrite) => sync.use(write)
+  const byItself = alone(sync)
+  /** A waiting write committed by itself, completing its waiter. */
+  const single = (waiting: Waiting) =>
+    Deferred.complete(waiting.done, byItself("", waiting.write, waiting.atomic))
 
   /** Each write on its own, with its own outcome (a group whose transaction failed). */
   const oneByOne = (group: ReadonlyArray<Waiting>) =>
-    Effect.forEach(group, (waiting) => Deferred.complete(waiting.done, direct(waiting.write)), { discard: true })
+    Effect.forEach(group, single, { discard: true })
 
   const commit = (group: ReadonlyArray<Waiting>) =>
     Effect.flatMap(
@@ -50,17 +62,17 @@ export const make = (sync: SyncSqlite["Type"]): CommitGroup => {
       open = undefined
       const only = group[0]
       return group.length === 1 && only !== undefined
-        ? Deferred.complete(only.done, direct(only.write))
+        ? single(only)
         : commit(group)
     })
   ).pipe(Effect.uninterruptible)
 
-  const submit = (runId: string, write: GroupedWrite): Effect.Effect<number, SqlError> =>
+  return (runId, write, atomic = false) =>
     Effect.suspend(() => {
-      const alone = open === undefined && runId === lastRunId
+      const sameRunAgain = open === undefined && runId === lastRunId
       lastRunId = runId
-      if (alone) return direct(write)
-      const waiting: Waiting = { write, done: Deferred.unsafeMake<number, SqlError>(FiberId.none) }
+      if (sameRunAgain) return byItself(runId, write, atomic)
+      const waiting: Waiting = { write, atomic, done: Deferred.unsafeMake<number, SqlError>(FiberId.none) }
       if (open !== undefined) {
         open.push(waiting)
         return Deferred.await(waiting.done)
@@ -68,6 +80,4 @@ export const make = (sync: SyncSqlite["Type"]): CommitGroup => {
       open = [waiting]
       return Effect.zipRight(gatherAndCommit, Deferred.await(waiting.done))
     })
-
-  return { submit }
 }

@@ -3,7 +3,6 @@
 // terminal write. The statements are those of `SqlStore`'s SQLite branches; a
 // multi-statement operation is one synchronous transaction, so nothing
 // interleaves with it. Rows are decoded after the connection is given back.
-import type { SqlError } from "@effect/sql/SqlError"
 import { Clock, Effect } from "effect"
 import type { CorruptRowError } from "../DurablyError.js"
 import type { Run } from "../Run.js"
@@ -118,19 +117,25 @@ export const make = (
 ): Operations => {
   const nextId = makeRunIdSource()
 
+  const byItself = CommitGroup.alone(sync)
+  // With durable commits, the step and terminal writes of runs executing at the same time share one.
+  const together = sync.durableCommits ? CommitGroup.make(sync) : byItself
+
   /**
-   * One fenced statement at the current time, run by `execute` (by default on
-   * the connection at once); a changed row means the lease still held.
+   * One fenced statement at the current time, committed by `commit`; a changed
+   * row means the lease still held.
    */
   const fenced = (
     operation: string,
     statement: Positional,
     lease: Lease,
     params: Row,
-    execute: (write: CommitGroup.GroupedWrite) => Effect.Effect<number, SqlError> = sync.use
+    commit: CommitGroup.Commit = byItself
   ) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      execute((c) => run(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }).changes)
+      commit(lease.runId, (c) =>
+        run(c, statement, { ...params, now, runId: lease.runId, generation: lease.generation }).changes
+      )
     ).pipe(
       // Rows changed by the statement itself; the heartbeat trigger's update is not counted.
       Effect.flatMap((changed) => held(lease, changed)),
@@ -216,9 +221,6 @@ export const make = (
       Effect.as(fenced("renew", statements.renew, lease, { expiresAt: now + leaseMs, leaseMs }), now + leaseMs)
     )
 
-  // With durable commits, the step writes of runs executing at the same time share one.
-  const group = sync.durableCommits ? CommitGroup.make(sync) : undefined
-
   const persistStep = (lease: Lease, step: StepWrite) =>
     fenced(
       "persistStep",
@@ -232,7 +234,7 @@ export const make = (
         error: step.error ?? null,
         startedAt: step.startedAt
       },
-      group === undefined ? undefined : (write) => group.submit(lease.runId, write)
+      together
     )
 
   const progress = (lease: Lease, value: Run["progress"]) =>
@@ -246,23 +248,22 @@ export const make = (
       data: toJson(entry.data)
     })
 
+  // The terminal write deletes step outputs in the same transaction, so it is atomic.
   const finish: Finish = (operation, lease, status, fields, options) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sync.use((c) => {
-        const update = () => {
-          const changed = run(c, statements.finish, {
-            ...fields,
-            status,
-            now,
-            runId: lease.runId,
-            generation: lease.generation
-          }).changes
-          if (changed > 0 && options.deleteSteps) c.prepare(statements.deleteStepOutputs.sql).run(lease.runId)
-          return changed
-        }
-        return options.deleteSteps ? c.transaction(update) : update()
-      })
-    ).pipe(
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const update = (c: SyncConnection) => {
+        const changed = run(c, statements.finish, {
+          ...fields,
+          status,
+          now,
+          runId: lease.runId,
+          generation: lease.generation
+        }).changes
+        if (changed > 0 && options.deleteSteps) c.prepare(statements.deleteStepOutputs.sql).run(lease.runId)
+        return changed
+      }
+      return together(lease.runId, update, options.deleteSteps)
+    }).pipe(
       Effect.flatMap((changed) => held(lease, changed)),
       storeErrors(operation)
     )
