@@ -52,10 +52,9 @@ export interface PgOptions {
   /** A `postgres://` URL. */
   readonly url: string
   /**
-   * Connections per pool (default 10). The layer keeps two pools, the
-   * `SqlClient`'s and the one for the store's prepared hot statements, so a
-   * process may open up to twice this many; both open connections only as
-   * they are needed.
+   * Connections in the pool (default 10). The `SqlClient` and the store's
+   * prepared hot statements share it; it opens connections only as they are
+   * needed.
    */
   readonly maxConnections?: number | undefined
 }
