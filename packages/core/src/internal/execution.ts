@@ -216,7 +216,8 @@ const execute = <R>(
     unsaved = []
     writing = true
     const first = steps[0]
-    return (steps.length === 1 && first !== undefined ? saveOne(first) : Effect.forEach(steps, saveOne, { discard: true })).pipe(
+    const save = steps.length === 1 && first !== undefined ? saveOne(first) : Effect.forEach(steps, saveOne, { discard: true })
+    return save.pipe(
       Effect.ensuring(
         Effect.suspend(() => {
           writing = false
@@ -332,13 +333,14 @@ const execute = <R>(
                 type,
                 (timestamp) => ({ type, ...base, stepName: name, stepIndex, timestamp, ...fields }) as EventOf<T>
               )
-            return Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+            // The step starts once the steps before it are stored.
+            return afterSaved(Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
               currentStep = name
               // One uninterruptible frame around the step's body: an interrupted body
               // (cancel, lost lease, shutdown) reports `step:cancel` from it, since the
               // interrupted fiber runs nothing after the step; the rest is interruptible again.
               return Effect.zipRight(
-                afterSaved(stepEvent("step:start", {})),
+                stepEvent("step:start", {}),
                 Effect.uninterruptibleMask((restore) =>
                   Effect.matchCauseEffect(restore(effect), {
                     onSuccess: (value) => {
@@ -375,7 +377,7 @@ const execute = <R>(
                   })
                 )
               )
-            })
+            }))
           }),
         progress: (current, total, message) =>
           Effect.gen(function* () {
