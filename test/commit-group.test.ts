@@ -9,6 +9,7 @@ import * as SqlStore from "@durably/core/SqlStore"
 import type { Lease, StepWrite } from "@durably/core/Store"
 import { Store } from "@durably/core/Store"
 import { SyncSqlite } from "@durably/core/SyncSqlite"
+import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option, Schema } from "effect"
 import { join } from "node:path"
@@ -138,6 +139,26 @@ describe("step writes committed together", () => {
         expect(yield* completedNames(first.runId)).toEqual([])
         expect(yield* completedNames(second.runId)).toEqual(["e"])
         expect(yield* completedNames(third.runId)).toEqual([])
+      })
+    )
+
+    it.effect("a write inside the caller's own transaction stays in it, out of any group", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const store = yield* Store
+        const [outsider, insider] = yield* leases(2)
+        if (outsider === undefined || insider === undefined) return expect.fail("two leases")
+        // The outsider's write opens a group; the insider writes while its transaction holds the connection.
+        const results = yield* Effect.all(
+          [
+            Effect.either(store.persistStep(outsider, step("f"))),
+            Effect.either(sql.withTransaction(Effect.zipRight(store.persistStep(insider, step("f")), Effect.fail("roll back"))))
+          ],
+          { concurrency: "unbounded" }
+        ).pipe(Effect.timeout("5 seconds"))
+        expect(results.map((r) => (Either.isLeft(r) ? r.left : "ok"))).toEqual(["ok", "roll back"])
+        expect(yield* completedNames(outsider.runId)).toEqual(["f"])
+        expect(yield* completedNames(insider.runId)).toEqual([])
       })
     )
 

@@ -5,7 +5,8 @@
 // writes that become ready before the fibers already scheduled have run, and
 // commits them in one transaction. A run executing alone writes directly.
 import type { SqlError } from "@effect/sql/SqlError"
-import { Deferred, Effect, FiberId } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Deferred, Effect, FiberId, Option } from "effect"
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
 
 /** One write: a statement on the connection, returning the rows it changed. */
@@ -67,7 +68,7 @@ export const make = (sync: SyncSqlite["Type"]): Commit => {
     })
   ).pipe(Effect.uninterruptible)
 
-  return (runId, write, atomic = false) =>
+  const grouped: Commit = (runId, write, atomic = false) =>
     Effect.suspend(() => {
       const sameRunAgain = open === undefined && runId === lastRunId
       lastRunId = runId
@@ -80,4 +81,12 @@ export const make = (sync: SyncSqlite["Type"]): Commit => {
       open = [waiting]
       return Effect.zipRight(gatherAndCommit, Deferred.await(waiting.done))
     })
+
+  // A write from inside the caller's own `SqlClient` transaction runs in that
+  // transaction, as any direct write does; it must neither take other runs'
+  // writes into it nor wait for a group that waits for the transaction.
+  return (runId, write, atomic) =>
+    Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (transaction) =>
+      Option.isSome(transaction) ? byItself(runId, write, atomic) : grouped(runId, write, atomic)
+    )
 }
