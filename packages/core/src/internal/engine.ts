@@ -217,6 +217,20 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         }
       })
 
+      // A run's renewal fiber is forked into its scope by this ticker, within half
+      // a renewal interval of the run's start (its first renewal is due a whole
+      // interval after it): most runs end before then and never pay for the fiber.
+      yield* Effect.forkScoped(
+        Effect.forever(
+          Effect.zipRight(
+            Effect.sleep(Duration.millis(config.leaseRenewIntervalMs / 2)),
+            Effect.suspend(() =>
+              Effect.forEach([...running.values()], (execution) => execution.startRenewal, { discard: true })
+            )
+          )
+        )
+      )
+
       const startWorker = Effect.suspend(() =>
         loop !== undefined
           ? Effect.void

@@ -1,6 +1,7 @@
 // One execution of a claimed run, in its own Scope: a fiber that prepares the
-// run, forks the lease renewal into that scope, runs the job, and makes the
-// terminal write once the job is over. The fiber is uninterruptible except
+// run, runs the job, and makes the terminal write once the job is over. The
+// lease renewal is forked into that scope (`startRenewal`) when the engine's
+// ticker finds the run still executing, so a short run never pays for it. The fiber is uninterruptible except
 // while it runs the job, and the job is interrupted when the lease is lost (a
 // fenced write matched no row), when the run is cancelled, or when the worker
 // shuts down; closing the scope stops renewal. (The job runs on the execution's
@@ -32,6 +33,12 @@ export interface Execution {
   readonly stop: (reason: StopReason) => Effect.Effect<void>
   /** Completes when the execution has finished all its writes. */
   readonly done: Effect.Effect<void>
+  /**
+   * Forks the run's renewal fiber into its scope, if the job runs and it has
+   * none yet. The engine calls it for runs that have executed for half a
+   * renewal interval: a run that ends before then never needs one.
+   */
+  readonly startRenewal: Effect.Effect<void>
 }
 
 /** What the engine hears from an execution. */
@@ -49,6 +56,8 @@ interface Control {
   running: Fiber.RuntimeFiber<unknown, unknown> | undefined
   /** The lease's expiry as last written (claim, renewal or step write), epoch ms. */
   expiresAt: number
+  /** Forks the renewal fiber into the run's scope, while the job runs and until it has been forked. */
+  startRenewal: Effect.Effect<void> | undefined
 }
 
 interface Deps<R> {
@@ -101,7 +110,8 @@ export const start = <R>(run: Run, job: Job.Any | undefined, deps: Deps<R>, hook
     const control: Control = {
       reason: undefined,
       running: undefined,
-      expiresAt: run.leaseExpiresAt?.getTime() ?? 0
+      expiresAt: run.leaseExpiresAt?.getTime() ?? 0,
+      startRenewal: undefined
     }
     let fiber: Fiber.RuntimeFiber<void> | undefined
     const execution: Execution = {
@@ -110,7 +120,8 @@ export const start = <R>(run: Run, job: Job.Any | undefined, deps: Deps<R>, hook
         Effect.zipRight(halt(control, reason), Deferred.await(finished)).pipe(
           Effect.onInterrupt(() => (fiber === undefined ? Effect.void : Fiber.interrupt(fiber)))
         ),
-      done: Deferred.await(finished)
+      done: Deferred.await(finished),
+      startRenewal: Effect.suspend(() => control.startRenewal ?? Effect.void)
     }
     hooks.started(execution)
     fiber = yield* execute(run, job, deps, control).pipe(
@@ -420,9 +431,13 @@ const execute = <R>(
         return Effect.void
       })
       if (control.reason !== undefined) return yield* stopped(control.reason)
-      yield* Effect.forkIn(Effect.interruptible(renewal), scope)
+      control.startRenewal = Effect.suspend(() => {
+        control.startRenewal = undefined
+        return Effect.asVoid(Effect.forkIn(Effect.interruptible(renewal), scope))
+      })
       const exit = yield* Effect.exit(Effect.interruptible(program))
       control.running = undefined
+      control.startRenewal = undefined
       yield* Scope.close(scope, Exit.void)
 
       if (control.reason !== undefined) return yield* stopped(control.reason)
