@@ -146,6 +146,42 @@ describe("lease renewal and expiry (TestClock)", () => {
     }))
 })
 
+describe("when the renewal fiber is forked", () => {
+  it.scoped("a run claimed between the engine's ticks is still renewed one interval after its claim", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const job = Job.make({
+        name: "long-step",
+        input: Schema.Null,
+        run: () => Step.run("long", Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)))
+      })
+      const context = yield* Layer.build(
+        DurablyNode.sqlite({ filename: join(dir, "db.sqlite"), jobs: [job], leaseMs, leaseRenewIntervalMs, autoStart: false })
+      )
+      const durably = Context.get(context, Durably.Durably)
+      const store = Context.get(context, Store)
+      // The ticker runs every half interval (1,000 ms); claim the run between two ticks.
+      yield* TestClock.adjust(1_500)
+      const { run } = yield* durably.trigger(job, null)
+      const worker = yield* Effect.fork(durably.processOne)
+      yield* Deferred.await(started)
+      expect((yield* store.getRun(run.id)).leaseExpiresAt?.getTime()).toBe(1_500 + leaseMs)
+      // The tick at 2,000 forks the renewal fiber; the renewal is due at 1,500 + 2,000.
+      yield* TestClock.adjust(1_000)
+      expect((yield* store.getRun(run.id)).leaseExpiresAt?.getTime()).toBe(1_500 + leaseMs)
+      yield* TestClock.adjust(1_000)
+      expect((yield* store.getRun(run.id)).leaseExpiresAt?.getTime()).toBe(1_500 + leaseRenewIntervalMs + leaseMs)
+      yield* TestClock.adjust(leaseRenewIntervalMs)
+      expect((yield* store.getRun(run.id)).leaseExpiresAt?.getTime()).toBe(1_500 + 2 * leaseRenewIntervalMs + leaseMs)
+      yield* Deferred.succeed(release, undefined)
+      expect(yield* Fiber.join(worker)).toBe(true)
+      expect((yield* store.getRun(run.id)).status).toBe("completed")
+    })
+  )
+})
+
 const engineOnFile = <J extends Job.Any>(options: Omit<Durably.Options<J>, "autoStart"> & { autoStart?: boolean }) =>
   Layer.unwrapScoped(
     Effect.map(tempDir, (dir) =>
