@@ -63,6 +63,19 @@ const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     return { result, uses: taken.count - before }
   })
 
+/** Four claimed runs each writing step "a" at once; the leases and the connection uses it took. */
+const fourAtOnce = Effect.gen(function* () {
+  const store = yield* Store
+  const held = yield* leases(4)
+  const { uses } = yield* counted(
+    Effect.all(
+      held.map((lease) => store.persistStep(lease, step("a"))),
+      { concurrency: "unbounded" }
+    )
+  )
+  return { held, uses }
+})
+
 const completedNames = (runId: string) =>
   Effect.flatMap(Store, (store) =>
     Effect.map(store.getSteps(runId), (steps) => steps.filter((s) => s.status === "completed").map((s) => s.name))
@@ -72,14 +85,7 @@ describe("step writes committed together", () => {
   it.layer(countingStore("FULL"))("synchronous = FULL", (it) => {
     it.effect("the writes of four runs at once take one commit, and each is stored", () =>
       Effect.gen(function* () {
-        const store = yield* Store
-        const held = yield* leases(4)
-        const { uses } = yield* counted(
-          Effect.all(
-            held.map((lease) => store.persistStep(lease, step("a"))),
-            { concurrency: "unbounded" }
-          )
-        )
+        const { held, uses } = yield* fourAtOnce
         expect(uses).toBe(1)
         for (const lease of held) expect(yield* completedNames(lease.runId)).toEqual(["a"])
       })
@@ -182,14 +188,7 @@ describe("step writes committed together", () => {
   it.layer(countingStore("NORMAL"))("synchronous = NORMAL", (it) => {
     it.effect("each write commits by itself", () =>
       Effect.gen(function* () {
-        const store = yield* Store
-        const held = yield* leases(4)
-        const { uses } = yield* counted(
-          Effect.all(
-            held.map((lease) => store.persistStep(lease, step("a"))),
-            { concurrency: "unbounded" }
-          )
-        )
+        const { uses } = yield* fourAtOnce
         expect(uses).toBe(4)
       })
     )

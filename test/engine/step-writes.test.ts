@@ -53,6 +53,10 @@ const setup = <J extends Job.Any>(options: Omit<Durably.Options<J>, "autoStart">
     }
   })
 
+/** The run's stored steps, as `name:status`. */
+const storedSteps = (runId: string) =>
+  Effect.flatMap(Store, (store) => Effect.map(store.getSteps(runId), (steps) => steps.map((s) => `${s.name}:${s.status}`)))
+
 const drain = (events: Queue.Dequeue<DurablyEvent>) =>
   Effect.map(Queue.takeAll(events), (chunk) => [...chunk].map((e) => ("stepName" in e && e.stepName !== null ? `${e.type} ${e.stepName}` : e.type)))
 
@@ -81,9 +85,9 @@ describe("step writes", () => {
             yield* Step.run("one", Effect.succeed(1))
             yield* Step.run(
               "two",
-              Effect.flatMap(Store, (store) =>
-                Effect.map(store.getSteps(runId), (steps) => {
-                  seen = steps.map((s) => `${s.name}:${s.status}`)
+              Effect.suspend(() =>
+                Effect.map(storedSteps(runId), (steps) => {
+                  seen = steps
                 })
               )
             )
@@ -100,9 +104,9 @@ describe("step writes", () => {
     Effect.gen(function* () {
       const seen: Array<ReadonlyArray<string>> = []
       let runId = ""
-      const look = Effect.flatMap(Store, (store) =>
-        Effect.map(store.getSteps(runId), (steps) => {
-          seen.push(steps.map((s) => `${s.name}:${s.status}`))
+      const look = Effect.suspend(() =>
+        Effect.map(storedSteps(runId), (steps) => {
+          seen.push(steps)
         })
       )
       const job = Job.make({

@@ -226,9 +226,7 @@ const execute = <R>(
     if (steps.length === 0) return Effect.void
     unsaved = []
     writing = true
-    const first = steps[0]
-    const save = steps.length === 1 && first !== undefined ? saveOne(first) : Effect.forEach(steps, saveOne, { discard: true })
-    return save.pipe(
+    return Effect.forEach(steps, saveOne, { discard: true }).pipe(
       Effect.ensuring(
         Effect.suspend(() => {
           writing = false
@@ -247,7 +245,8 @@ const execute = <R>(
   /**
    * The run's last write (terminal, or a release at shutdown) with the waiting
    * step results: when it deletes step outputs, they are not written at all
-   * and only their events follow it; otherwise each is stored before it.
+   * and only their events follow it; otherwise each is stored before it, with
+   * no retries: a failing write goes to the last write's own error handling.
    */
   const withUnsaved = <E>(
     lastWrite: Effect.Effect<void, E>,
