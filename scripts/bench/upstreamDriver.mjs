@@ -4,7 +4,7 @@ import { createDurably, defineJob } from "@coji/durably"
 import Database from "better-sqlite3"
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely"
 import pg from "pg"
-import { z } from "zod"
+import * as z from "zod"
 import { runWorkload } from "./workloads.mjs"
 
 export const makeUpstream = async (spec) => {
