@@ -55,6 +55,25 @@ const leases = (n: number) =>
     )
   })
 
+/** Three claimed runs' leases. */
+const threeLeases = Effect.flatMap(leases(3), ([first, second, third]) =>
+  first === undefined || second === undefined || third === undefined
+    ? Effect.dieMessage("expected three leases")
+    : Effect.succeed([first, second, third] as const)
+)
+
+/** Each lease writing step `name` at once; per write "ok" or its error's tag. */
+const writeAtOnce = (held: ReadonlyArray<Lease>, name: string) =>
+  Effect.flatMap(Store, (store) =>
+    Effect.map(
+      Effect.all(
+        held.map((lease) => Effect.either(store.persistStep(lease, step(name)))),
+        { concurrency: "unbounded" }
+      ),
+      (results) => results.map((r) => (Either.isLeft(r) ? r.left._tag : "ok"))
+    )
+  )
+
 /** The connection uses that `effect` makes. */
 const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function* () {
@@ -93,15 +112,9 @@ describe("step writes committed together", () => {
 
     it.effect("a stale lease in the group is refused; the others are stored", () =>
       Effect.gen(function* () {
-        const store = yield* Store
-        const [first, second, third] = yield* leases(3)
-        if (first === undefined || second === undefined || third === undefined) return expect.fail("three leases")
+        const [first, second, third] = yield* threeLeases
         const stale: Lease = { ...second, generation: second.generation + 1 }
-        const results = yield* Effect.all(
-          [first, stale, third].map((lease) => Effect.either(store.persistStep(lease, step("b")))),
-          { concurrency: "unbounded" }
-        )
-        expect(results.map((r) => (Either.isLeft(r) ? r.left._tag : "ok"))).toEqual(["ok", "LeaseLostError", "ok"])
+        expect(yield* writeAtOnce([first, stale, third], "b")).toEqual(["ok", "LeaseLostError", "ok"])
         expect(yield* completedNames(first.runId)).toEqual(["b"])
         expect(yield* completedNames(second.runId)).toEqual([])
         expect(yield* completedNames(third.runId)).toEqual(["b"])
@@ -111,15 +124,10 @@ describe("step writes committed together", () => {
     it.effect("a write that fails fails alone: the others in its group are stored", () =>
       Effect.gen(function* () {
         const store = yield* Store
-        const [first, second, third] = yield* leases(3)
-        if (first === undefined || second === undefined || third === undefined) return expect.fail("three leases")
+        const [first, second, third] = yield* threeLeases
         // Storing the same completed step twice breaks the table's key.
         yield* store.persistStep(second, step("c"))
-        const results = yield* Effect.all(
-          [first, second, third].map((lease) => Effect.either(store.persistStep(lease, step("c")))),
-          { concurrency: "unbounded" }
-        )
-        expect(results.map((r) => (Either.isLeft(r) ? r.left._tag : "ok"))).toEqual(["ok", "StoreError", "ok"])
+        expect(yield* writeAtOnce([first, second, third], "c")).toEqual(["ok", "StoreError", "ok"])
         expect(yield* completedNames(first.runId)).toEqual(["c"])
         expect(yield* completedNames(third.runId)).toEqual(["c"])
       })
@@ -128,8 +136,7 @@ describe("step writes committed together", () => {
     it.effect("completions join the group, each deleting its own run's step outputs", () =>
       Effect.gen(function* () {
         const store = yield* Store
-        const [first, second, third] = yield* leases(3)
-        if (first === undefined || second === undefined || third === undefined) return expect.fail("three leases")
+        const [first, second, third] = yield* threeLeases
         yield* store.persistStep(first, step("e"))
         yield* store.persistStep(third, step("e"))
         const terminal = { deleteSteps: true }
