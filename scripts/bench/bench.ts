@@ -23,6 +23,8 @@ type Backend =
   | { readonly kind: "sqlite"; readonly filename: string; readonly synchronous: "NORMAL" | "FULL" }
   | { readonly kind: "pg"; readonly url: string }
 type Impl = "ours" | "upstream"
+/** `floor`: the least a trigger must do, on the raw driver (`floorDriver.ts`). */
+type Runner = Impl | "floor"
 type Section = "sqlite-normal" | "sqlite-full" | "pg"
 type Result = Record<string, number>
 
@@ -88,10 +90,29 @@ const bundleOurs = async () => {
   const requireFrom = createRequire(join(root, "packages/node/package.json"))
   const sqliteDir = dirname(createRequire(requireFrom.resolve("@effect/sql-sqlite-node")).resolve("better-sqlite3/package.json"))
   const pgDir = dirname(createRequire(join(root, "package.json")).resolve("pg/package.json"))
-  for (const [name, target] of [["better-sqlite3", sqliteDir], ["pg", pgDir]] as const) {
-    const link = join(oursDir, "node_modules", name)
-    rmSync(link, { force: true, recursive: true })
-    symlinkSync(target, link, "dir")
+  // The floor gets a bundle of its own, so it leaves the chunks of ours (whose memory is measured) as they are.
+  const floorDir = join(root, ".bench/floor")
+  rmSync(floorDir, { recursive: true, force: true })
+  mkdirSync(join(floorDir, "node_modules"), { recursive: true })
+  await build({
+    entryPoints: { floor: join(here, "floorDriver.ts") },
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    outdir: floorDir,
+    outExtension: { ".js": ".mjs" },
+    minifyWhitespace: true,
+    external: ["better-sqlite3", "pg", "pg-native"],
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    logLevel: "warning"
+  })
+  for (const dir of [oursDir, floorDir]) {
+    for (const [name, target] of [["better-sqlite3", sqliteDir], ["pg", pgDir]] as const) {
+      const link = join(dir, "node_modules", name)
+      rmSync(link, { force: true, recursive: true })
+      symlinkSync(target, link, "dir")
+    }
   }
 }
 
@@ -112,10 +133,12 @@ const freshBackend = async (template: Section): Promise<{ backend: Backend; clea
   }
 }
 
-const driverCommand = (impl: Impl, spec: object): [string, Array<string>, string] =>
+const driverCommand = (impl: Runner, spec: object): [string, Array<string>, string] =>
   impl === "ours"
     ? [process.execPath, ["--expose-gc", join(root, ".bench/ours/driver.mjs"), JSON.stringify(spec)], root]
-    : [process.execPath, ["--expose-gc", "driver.mjs", JSON.stringify(spec)], upstreamDir]
+    : impl === "floor"
+      ? [process.execPath, ["--expose-gc", join(root, ".bench/floor/floor.mjs"), JSON.stringify(spec)], root]
+      : [process.execPath, ["--expose-gc", "driver.mjs", JSON.stringify(spec)], upstreamDir]
 
 /**
  * Several worker processes drain one pre-filled queue: each says "ready" after
@@ -230,7 +253,7 @@ const runWakeAcross = (impl: Impl, spec: object, n: number): Promise<Result> =>
   })
 
 /** Runs one driver child with `spec`; resolves with the JSON it prints last. */
-const runChild = (impl: Impl | "ceiling", spec: object): Promise<Result> =>
+const runChild = (impl: Runner | "ceiling", spec: object): Promise<Result> =>
   new Promise((resolvePromise, reject) => {
     const [command, args, cwd] =
       impl === "ceiling" ? [process.execPath, ["ceiling.mjs", JSON.stringify(spec)], upstreamDir] : driverCommand(impl, spec)
@@ -259,6 +282,8 @@ interface Row {
   readonly higherIsBetter: boolean
   readonly ours: ReadonlyArray<number>
   readonly upstream: ReadonlyArray<number>
+  /** The floor's measurements, for workloads that have one. */
+  readonly floor?: ReadonlyArray<number>
 }
 
 /** The median of the measurements that succeeded (a failed one is NaN). */
@@ -271,22 +296,29 @@ const median = (values: ReadonlyArray<number>) => {
 const rows: Array<Row> = []
 const raw: Array<{ section: string; workload: string; impl: string; spec: object; result: Result }> = []
 
-/** Measures one workload `reps` times for both implementations (alternating), each on a fresh database. */
+/**
+ * Measures one workload `reps` times for both implementations (alternating),
+ * each on a fresh database; with `floor`, the floor runs in each repetition too.
+ */
 const measure = async (
   section: Section,
   workload: string,
   spec: Record<string, unknown>,
-  metrics: ReadonlyArray<{ readonly key: string; readonly label: string; readonly higherIsBetter: boolean }>
+  metrics: ReadonlyArray<{ readonly key: string; readonly label: string; readonly higherIsBetter: boolean }>,
+  withFloor = false
 ) => {
-  const results: Record<Impl, Array<Result>> = { ours: [], upstream: [] }
+  const results: Record<Runner, Array<Result>> = { ours: [], upstream: [], floor: [] }
+  const runners: ReadonlyArray<Runner> = withFloor ? ["ours", "upstream", "floor"] : ["ours", "upstream"]
   for (let rep = 0; rep < reps; rep++) {
-    for (const impl of ["ours", "upstream"] as const) {
+    for (const impl of runners) {
       const { backend, cleanup } = await freshBackend(section)
       try {
         const full = { ...spec, backend }
         const processes = typeof spec["processes"] === "number" ? spec["processes"] : undefined
         let result: Result
-        if (spec["workload"] === "wake-across") {
+        if (impl === "floor") {
+          result = await runChild(impl, full)
+        } else if (spec["workload"] === "wake-across") {
           result = await runWakeAcross(impl, full, Number(spec["n"]))
         } else if (processes === undefined) {
           result = await runChild(impl, full)
@@ -314,12 +346,14 @@ const measure = async (
       metric: metric.label,
       higherIsBetter: metric.higherIsBetter,
       ours: results.ours.map((r) => r[metric.key] ?? Number.NaN),
-      upstream: results.upstream.map((r) => r[metric.key] ?? Number.NaN)
+      upstream: results.upstream.map((r) => r[metric.key] ?? Number.NaN),
+      ...(withFloor ? { floor: results.floor.map((r) => r[metric.key] ?? Number.NaN) } : {})
     })
   }
   const last = rows.at(-1)
   if (last !== undefined) {
-    log(`  ${section} ${workload}: ours ${median(last.ours).toFixed(1)} / upstream ${median(last.upstream).toFixed(1)} ${last.metric}`)
+    const floor = last.floor === undefined ? "" : ` / floor ${median(last.floor).toFixed(1)}`
+    log(`  ${section} ${workload}: ours ${median(last.ours).toFixed(1)} / upstream ${median(last.upstream).toFixed(1)}${floor} ${last.metric}`)
   }
 }
 
@@ -346,6 +380,30 @@ const table = (ceilings: Record<string, number>) => {
     )
   }
   return lines.join("\n")
+}
+
+/**
+ * The floors next to both sides: `floor / upstream` is the best ratio any
+ * trigger into this schema could have had in the same repetitions (per
+ * repetition in brackets, since each floor ran right after that repetition's
+ * upstream).
+ */
+const floorTable = () => {
+  const lines = [
+    "| backend | workload | metric | floor | upstream | floor / upstream (per repetition) | ours / upstream | ours as % of floor |",
+    "|---|---|---|---|---|---|---|---|"
+  ]
+  for (const row of rows) {
+    if (row.floor === undefined) continue
+    const floor = median(row.floor)
+    const ours = median(row.ours)
+    const upstream = median(row.upstream)
+    const perRep = row.floor.map((value, i) => (value / (row.upstream[i] ?? Number.NaN)).toFixed(2)).join(", ")
+    lines.push(
+      `| ${row.section} | ${row.workload} | ${row.metric} | ${fmt(floor)}${spread(row.floor)} | ${fmt(upstream)} | ${(floor / upstream).toFixed(2)}× (${perRep}) | ${(ours / upstream).toFixed(2)}× | ${((ours / floor) * 100).toFixed(0)} % |`
+    )
+  }
+  return lines.length > 2 ? lines.join("\n") : ""
 }
 
 const main = async () => {
@@ -379,7 +437,7 @@ const main = async () => {
     log(`${section}:`)
     await measure(section, "trigger ×2000 sequential", { workload: "trigger-seq", n: 2000 }, [
       { key: "perSec", label: "triggers/s", higherIsBetter: true }
-    ])
+    ], true)
     await measure(section, "batchTrigger of 2000", { workload: "trigger-batch", n: 2000 }, [
       { key: "ms", label: "ms", higherIsBetter: false }
     ])
@@ -417,7 +475,11 @@ const main = async () => {
     }
   }
 
-  const markdown = table(ceilings)
+  const floors = floorTable()
+  const markdown =
+    floors === ""
+      ? table(ceilings)
+      : `${table(ceilings)}\n\nThe floor: the least a trigger must do, on the raw driver (validate the input with zod, make an id, one INSERT into this project's \`durably_runs\`; \`scripts/bench/floorDriver.ts\`), run in each repetition after upstream.\n\n${floors}`
   log("")
   log(markdown)
   mkdirSync(join(root, ".bench"), { recursive: true })
