@@ -356,11 +356,11 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
       name: definition.name,
       trigger: (input, triggerOptions) =>
         use(
-          Effect.gen(function* () {
-            const engine = yield* Engine.Durably
-            const { disposition, run } = yield* engine.trigger(job, input, triggerOptions)
-            return { ...(yield* typed(run)), disposition }
-          })
+          Effect.flatMap(Engine.Durably, (engine) =>
+            Effect.flatMap(engine.trigger(job, input, triggerOptions), ({ disposition, run }) =>
+              Effect.map(typed(run), (decoded) => ({ ...decoded, disposition }))
+            )
+          )
         ),
       triggerAndWait: (input, waitOptions) =>
         use(

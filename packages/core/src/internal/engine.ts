@@ -2,8 +2,9 @@
 // loop and the run API, built together because they share the set of runs
 // executing in this process.
 import type { Fiber } from "effect"
+import type { ParseOptions } from "effect/SchemaAST"
 import { Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
-import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
+import type { Options, TriggerError, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
 import { Durably } from "../Durably.js"
 import {
   CancelledError,
@@ -276,7 +277,8 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
           return processed
         })
 
-      const wake = Effect.asVoid(Queue.offer(wakeUps, undefined))
+      // A wake-up is a signal: when one is already waiting, another adds nothing.
+      const wake = Effect.sync(() => void wakeUps.unsafeOffer(undefined))
 
       // --- runs --------------------------------------------------------------
 
@@ -308,16 +310,29 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         return Effect.as(announced, { run, disposition })
       }
 
-      const encodeInput = (job: Job.Any, input: unknown) =>
-        Effect.mapError(Schema.encodeUnknown(job.input)(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
+      /** Each job's input encoder, made once. */
+      const encoders = new WeakMap<
+        Job.Any,
+        (input: unknown, options: ParseOptions) => Effect.Effect<unknown, ParseResult.ParseError>
+      >()
+      const encodeInput = (job: Job.Any, input: unknown) => {
+        let encode = encoders.get(job)
+        if (encode === undefined) {
+          encode = Schema.encodeUnknown(job.input)
+          encoders.set(job, encode)
+        }
+        return Effect.mapError(encode(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
+      }
 
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
-        Effect.gen(function* () {
-          const registered = yield* jobNamed(job.name)
-          const encoded = yield* encodeInput(registered, input)
-          const triggered = yield* announce(yield* store.enqueue(requestFor(registered, encoded, options)))
-          yield* wake
-          return triggered
+        Effect.suspend((): Effect.Effect<Triggered, TriggerError> => {
+          const registered = jobs.get(job.name)
+          if (registered === undefined) return Effect.fail(new NotFoundError({ entity: "job", id: job.name }))
+          return encodeInput(registered, input).pipe(
+            Effect.flatMap((encoded) => store.enqueue(requestFor(registered, encoded, options))),
+            Effect.flatMap(announce),
+            Effect.zipLeft(wake)
+          )
         })
 
       const triggerByName = (jobName: string, input: unknown, options?: TriggerOptions) =>
