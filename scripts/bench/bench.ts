@@ -122,6 +122,9 @@ const freshBackend = async (template: Section): Promise<{ backend: Backend; clea
   if (template === "pg") {
     const schema = `bench_${process.pid}_${counter++}`
     await admin(`CREATE SCHEMA ${schema}`)
+    // Each measurement starts with the server's dirty pages flushed, so none
+    // pays for the writes of the one before it (which alternates ours and upstream).
+    await admin("CHECKPOINT")
     const url = new URL(databaseUrl)
     url.searchParams.set("options", `-c search_path=${schema}`)
     return { backend: { kind: "pg", url: url.toString() }, cleanup: () => admin(`DROP SCHEMA ${schema} CASCADE`) }
