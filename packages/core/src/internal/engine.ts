@@ -4,7 +4,7 @@
 import type { Fiber } from "effect"
 import type { ParseOptions } from "effect/SchemaAST"
 import { Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
-import type { Options, TriggerError, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
+import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
 import { Durably } from "../Durably.js"
 import {
   CancelledError,
@@ -325,15 +325,15 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       }
 
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
-        Effect.suspend((): Effect.Effect<Triggered, TriggerError> => {
-          const registered = jobs.get(job.name)
-          if (registered === undefined) return Effect.fail(new NotFoundError({ entity: "job", id: job.name }))
-          return encodeInput(registered, input).pipe(
-            Effect.flatMap((encoded) => store.enqueue(requestFor(registered, encoded, options))),
-            Effect.flatMap(announce),
-            Effect.zipLeft(wake)
+        Effect.suspend(() =>
+          Effect.flatMap(jobNamed(job.name), (registered) =>
+            encodeInput(registered, input).pipe(
+              Effect.flatMap((encoded) => store.enqueue(requestFor(registered, encoded, options))),
+              Effect.flatMap(announce),
+              Effect.zipLeft(wake)
+            )
           )
-        })
+        )
 
       const triggerByName = (jobName: string, input: unknown, options?: TriggerOptions) =>
         Effect.gen(function* () {
