@@ -10,12 +10,10 @@ import Database from "better-sqlite3"
 import { createDurably } from "durably"
 import pg from "pg"
 import * as z from "zod"
+import type { Spec } from "./oursDriver.js"
 // @ts-expect-error: plain JS shared with the other drivers
-import { runWorkload } from "./workloads.mjs"
+import { runFromArgv } from "./workloads.mjs"
 
-interface Spec {
-  readonly backend: { readonly kind: "sqlite"; readonly filename: string; readonly synchronous: "NORMAL" | "FULL" } | { readonly kind: "pg"; readonly url: string }
-}
 
 interface Insert {
   readonly run: (id: string, input: string, now: number) => Promise<void> | void
@@ -45,7 +43,7 @@ const pgInsert = async (url: string): Promise<Insert> => {
   }
 }
 
-export const makeFloor = async (spec: Spec) => {
+export const makeFloor = async (spec: Pick<Spec, "backend">) => {
   // The schema is this project's own: its migrations create it.
   const durably = createDurably({
     database: spec.backend.kind === "sqlite" ? spec.backend.filename : spec.backend.url,
@@ -69,10 +67,5 @@ export const makeFloor = async (spec: Spec) => {
   }
 }
 
-// Run as a child process (bundled by bench.ts): argv[2] is the JSON spec; prints one JSON result line.
-if (process.argv[2] !== undefined) {
-  const spec = JSON.parse(process.argv[2]) as Spec
-  const result: unknown = await runWorkload(spec, makeFloor)
-  process.stdout.write(`${JSON.stringify(result)}\n`)
-  process.exit(0)
-}
+// Run as a child process (bench.ts): argv[2] is the JSON spec.
+await runFromArgv(makeFloor)

@@ -4,9 +4,10 @@ import { createDurably, defineJob } from "durably"
 // A namespace import lets a bundler drop the parts of zod the driver never uses.
 import * as z from "zod"
 // @ts-expect-error: plain JS shared with the upstream driver
-import { runWorkload } from "./workloads.mjs"
+import { runFromArgv } from "./workloads.mjs"
 
-interface Spec {
+/** What the bench hands a driver (the floor takes the backend only). */
+export interface Spec {
   readonly backend: { readonly kind: "sqlite"; readonly filename: string; readonly synchronous: "NORMAL" | "FULL" } | { readonly kind: "pg"; readonly url: string }
   readonly maxConcurrentRuns?: number
   readonly onFirstStep?: (i: number) => unknown
@@ -47,10 +48,5 @@ export const makeOurs = async (spec: Spec) => {
   }
 }
 
-// Run as a child process (bundled by bench.ts): argv[2] is the JSON spec; prints one JSON result line.
-if (process.argv[2] !== undefined) {
-  const spec = JSON.parse(process.argv[2]) as Spec
-  const result: unknown = await runWorkload(spec, makeOurs)
-  process.stdout.write(`${JSON.stringify(result)}\n`)
-  process.exit(0)
-}
+// Run as a child process (bench.ts): argv[2] is the JSON spec.
+await runFromArgv(makeOurs)

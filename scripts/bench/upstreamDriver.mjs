@@ -5,7 +5,7 @@ import Database from "better-sqlite3"
 import { Kysely, PostgresDialect, SqliteDialect } from "kysely"
 import pg from "pg"
 import * as z from "zod"
-import { runWorkload } from "./workloads.mjs"
+import { runFromArgv } from "./workloads.mjs"
 
 export const makeUpstream = async (spec) => {
   let dialect
@@ -56,10 +56,5 @@ export const makeUpstream = async (spec) => {
   }
 }
 
-// Run as a child process: argv[2] is the JSON spec; prints one JSON result line.
-if (process.argv[2] !== undefined) {
-  const spec = JSON.parse(process.argv[2])
-  const result = await runWorkload(spec, makeUpstream)
-  process.stdout.write(`${JSON.stringify(result)}\n`)
-  process.exit(0)
-}
+// Run as a child process (bench.ts): argv[2] is the JSON spec.
+await runFromArgv(makeUpstream)

@@ -173,3 +173,11 @@ export const runWorkload = async (spec, make) => {
       throw new Error(`unknown workload ${spec.workload}`)
   }
 }
+
+/** A driver run as a child process: argv[2] is the JSON spec; prints one JSON result line and exits. */
+export const runFromArgv = async (make) => {
+  if (process.argv[2] === undefined) return
+  const result = await runWorkload(JSON.parse(process.argv[2]), make)
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+  process.exit(0)
+}
