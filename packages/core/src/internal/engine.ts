@@ -2,7 +2,6 @@
 // loop and the run API, built together because they share the set of runs
 // executing in this process.
 import type { Fiber } from "effect"
-import type { ParseOptions } from "effect/SchemaAST"
 import { Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
 import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
 import { Durably } from "../Durably.js"
@@ -310,19 +309,8 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         return Effect.as(announced, { run, disposition })
       }
 
-      /** Each job's input encoder, made once. */
-      const encoders = new WeakMap<
-        Job.Any,
-        (input: unknown, options: ParseOptions) => Effect.Effect<unknown, ParseResult.ParseError>
-      >()
-      const encodeInput = (job: Job.Any, input: unknown) => {
-        let encode = encoders.get(job)
-        if (encode === undefined) {
-          encode = Schema.encodeUnknown(job.input)
-          encoders.set(job, encode)
-        }
-        return Effect.mapError(encode(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
-      }
+      const encodeInput = (job: Job.Any, input: unknown) =>
+        Effect.mapError(Schema.encodeUnknown(job.input)(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
 
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
         Effect.suspend(() =>
