@@ -349,6 +349,57 @@ describe("the worker", () => {
     }).pipe(Effect.provide(engineOnFile({ jobs: [failing] }))))
 })
 
+describe("subscribe", () => {
+  const doubling = Job.make({
+    name: "doubling",
+    input: Schema.Number,
+    run: (n) => Step.run("double", Effect.succeed(n * 2))
+  })
+
+  it.scoped("a run that finishes while its stream opens streams every event since the subscription", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const shared = yield* Layer.build(
+        Layer.merge(NodeStore.sqlite({ filename: join(dir, "db.sqlite") }), EventBus.layer)
+      )
+      const reading = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // The stream's read of the run waits until the run has finished: a slow
+      // round trip to the database, made as long as it takes.
+      const slowReads = Layer.effect(
+        Store,
+        Effect.map(Store, (store) =>
+          Store.of({
+            ...store,
+            getRun: (runId) =>
+              Effect.zipRight(
+                Effect.zipRight(Deferred.succeed(reading, undefined), Deferred.await(release)),
+                store.getRun(runId)
+              )
+          })
+        )
+      )
+      const engine = yield* Layer.build(
+        Durably.layer({ jobs: [doubling], autoStart: false }).pipe(
+          Layer.provide(slowReads),
+          Layer.provide(Layer.succeedContext(shared))
+        )
+      )
+      const durably = Context.get(engine, Durably.Durably)
+      const { run } = yield* durably.trigger(doubling, 2)
+      const stream = yield* Effect.fork(Stream.runCollect(durably.subscribe(run.id)))
+      yield* Deferred.await(reading)
+      expect(yield* durably.processOne).toBe(true)
+      yield* Deferred.succeed(release, undefined)
+      const events = Chunk.toReadonlyArray(yield* Fiber.join(stream))
+      expect(events.map((event) => event.type)).toEqual(["run:leased", "step:start", "step:complete", "run:complete"])
+      expect(events.at(-1)).toMatchObject({ type: "run:complete", runId: run.id, output: 4 })
+      // Subscribed after the end, the stream is the run's terminal event alone.
+      const late = Chunk.toReadonlyArray(yield* Stream.runCollect(durably.subscribe(run.id)))
+      expect(late.map((event) => event.type)).toEqual(["run:complete"])
+    }))
+})
+
 describe("bad input", () => {
   const typed = Job.make({
     name: "typed",

@@ -2,7 +2,7 @@
 // loop and the run API, built together because they share the set of runs
 // executing in this process.
 import type { Fiber } from "effect"
-import { Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
+import { Chunk, Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
 import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
 import { Durably } from "../Durably.js"
 import {
@@ -401,9 +401,14 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
             const events = yield* bus.subscribeWhere((event) => event.runId === runId)
             const run = yield* store.getRun(runId)
             if (isTerminal(run.status)) {
+              // Finished while the stream was opening: the events since subscribing are
+              // the stream, when they reach the end; otherwise the run's terminal event ends them.
+              const since = Chunk.toReadonlyArray(yield* Queue.takeAll(events))
+              const end = since.findIndex(isTerminalEvent)
+              if (end >= 0) return Stream.fromIterable(since.slice(0, end + 1))
               const failedStepName = run.status === "failed" ? yield* failedStepOf(runId) : null
               const event = terminalEventOf(run, yield* now, failedStepName)
-              return event === undefined ? Stream.empty : Stream.make(event)
+              return Stream.fromIterable(event === undefined ? since : [...since, event])
             }
             return Stream.fromQueue(events).pipe(Stream.takeUntil(isTerminalEvent))
           })
