@@ -444,6 +444,16 @@ const main = async () => {
         ])
       }
     }
+    if (section !== "pg") {
+      // Not targets: the same two workloads in a process that has already run them once,
+      // untimed, on another database, to show how much of each side's time is its code warming up.
+      await measure(section, "trigger ×2000 sequential, after 2000 untimed", { workload: "trigger-seq", n: 2000, warmup: 2000 }, [
+        { key: "perSec", label: "triggers/s", higherIsBetter: true }
+      ])
+      await measure(section, `e2e ${n} runs × 10 steps, 1 at once, after an untimed drain of ${n}`, { workload: "e2e", n, k: 10, concurrency: 1, warmup: n }, [
+        { key: "stepsPerSec", label: "steps/s", higherIsBetter: true }
+      ])
+    }
     if (section === "pg") {
       for (const processes of [1, 4]) {
         await measure(section, `e2e ${n} runs × 10 steps, ${processes} worker process${processes > 1 ? "es" : ""}`, { workload: "drain", n, k: 10, concurrency: 1, processes }, [

@@ -31,7 +31,20 @@ async function* lines(stream) {
   }
 }
 
+/**
+ * With `spec.warmup`, the workload runs once untimed first (`warmup` triggers,
+ * or a drain of `warmup` runs), on an instance of its own on another SQLite
+ * file, and is then measured as usual on a fresh instance: the same process
+ * with its code warm, and a database as fresh as without.
+ */
+const warmUp = async (spec, make) => {
+  if (spec.backend.kind !== "sqlite") throw new Error("warmup runs on SQLite only")
+  const { warmup, ...rest } = spec
+  await runWorkload({ ...rest, n: warmup, backend: { ...spec.backend, filename: `${spec.backend.filename}.warmup` } }, make)
+}
+
 export const runWorkload = async (spec, make) => {
+  if (spec.warmup) await warmUp(spec, make)
   switch (spec.workload) {
     case "trigger-seq": {
       const d = await make(spec)
