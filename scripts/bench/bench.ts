@@ -453,8 +453,7 @@ const main = async () => {
       await measure(section, `e2e ${n} runs × 10 steps, 1 at once, after an untimed drain of ${n}`, { workload: "e2e", n, k: 10, concurrency: 1, warmup: n }, [
         { key: "stepsPerSec", label: "steps/s", higherIsBetter: true }
       ])
-    }
-    if (section === "pg") {
+    } else {
       for (const processes of [1, 4]) {
         await measure(section, `e2e ${n} runs × 10 steps, ${processes} worker process${processes > 1 ? "es" : ""}`, { workload: "drain", n, k: 10, concurrency: 1, processes }, [
           { key: "stepsPerSec", label: "steps/s", higherIsBetter: true }

@@ -14,7 +14,6 @@ import type { Spec } from "./oursDriver.js"
 // @ts-expect-error: plain JS shared with the other drivers
 import { runFromArgv } from "./workloads.mjs"
 
-
 interface Insert {
   readonly run: (id: string, input: string, now: number) => Promise<void> | void
   readonly close: () => Promise<void> | void
