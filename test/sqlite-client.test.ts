@@ -9,7 +9,7 @@ import { SyncSqlite } from "@durably/core/SyncSqlite"
 import { NodeStore } from "@durably/node"
 import { SqlClient } from "@effect/sql"
 import { expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber } from "effect"
 import { freshFile } from "./support/sqlite.js"
 
 const layer = freshFile((filename) => NodeStore.sqlite({ filename }))
@@ -42,6 +42,32 @@ it.layer(layer)("SQLite client with direct access", (it) => {
       expect((yield* store.getRun(run.id)).status).toBe("pending")
       const markers = yield* sql`SELECT * FROM durably_run_labels WHERE run_id = 'marker'`
       expect(markers).toHaveLength(0)
+    })
+  )
+
+  it.effect("enqueueNow writes at once when the connection is free, steps aside while a transaction holds it, and fails as a StoreError", () =>
+    Effect.gen(function* () {
+      const sql = yield* SqlClient.SqlClient
+      const store = yield* Store
+      const enqueueNow = store.enqueueNow
+      if (enqueueNow === undefined) return expect.fail("the SQLite store enqueues at once")
+      const inside = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const transaction = yield* Effect.fork(
+        sql.withTransaction(Effect.zipRight(Deferred.succeed(inside, undefined), Deferred.await(release)))
+      )
+      yield* Deferred.await(inside)
+      expect(enqueueNow({ jobName: "job", input: { n: 4 } }, 1_000)).toBeUndefined()
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(transaction)
+      const written = enqueueNow({ jobName: "job", input: { n: 5 } }, 2_000)
+      if (written === undefined || Either.isLeft(written)) return expect.fail("written at once")
+      expect(yield* store.getRun(written.right.run.id)).toMatchObject({ status: "pending", input: { n: 5 }, createdAt: new Date(2_000) })
+      const before = (yield* store.getRuns()).length
+      // JSON cannot hold a bigint: the statement's parameters throw.
+      const failed = enqueueNow({ jobName: "job", input: { n: 6n } }, 3_000)
+      expect(failed !== undefined && Either.isLeft(failed) && failed.left).toMatchObject({ _tag: "StoreError", operation: "enqueue" })
+      expect(yield* store.getRuns()).toHaveLength(before)
     })
   )
 

@@ -3,8 +3,9 @@ import type { DurablyEvent } from "@durably/core/DurablyEvent"
 import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { DurablyNode } from "@durably/node"
+import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Queue, Ref, Schema, Scope, Stream, TestClock } from "effect"
+import { Cause, Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Ref, Schema, Scope, Stream, TestClock } from "effect"
 import { join } from "node:path"
 import { tempDir } from "../support/sqlite.js"
 
@@ -397,6 +398,45 @@ describe("subscribe", () => {
       // Subscribed after the end, the stream is the run's terminal event alone.
       const late = Chunk.toReadonlyArray(yield* Stream.runCollect(durably.subscribe(run.id)))
       expect(late.map((event) => event.type)).toEqual(["run:complete"])
+    }))
+})
+
+describe("trigger on SQLite, written at once when the connection is free", () => {
+  const echo = Job.make({ name: "echo", input: Schema.Number, run: (n) => Effect.succeed(n) })
+
+  it.scoped("waits while another fiber's transaction holds the connection, and rolls back with the caller's own", () =>
+    Effect.gen(function* () {
+      const dir = yield* tempDir
+      const shared = yield* Layer.build(Layer.merge(NodeStore.sqlite({ filename: join(dir, "db.sqlite") }), EventBus.layer))
+      const engine = yield* Layer.build(
+        Durably.layer({ jobs: [echo], autoStart: false }).pipe(Layer.provide(Layer.succeedContext(shared)))
+      )
+      const durably = Context.get(engine, Durably.Durably)
+      const sql = Context.get(shared, SqlClient.SqlClient)
+      const inside = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // Another fiber's transaction, rolled back: a trigger written into it would be lost with it.
+      const transaction = yield* Effect.fork(
+        sql.withTransaction(
+          Effect.zipRight(Effect.zipRight(Deferred.succeed(inside, undefined), Deferred.await(release)), Effect.fail("roll back"))
+        )
+      )
+      yield* Deferred.await(inside)
+      const trigger = yield* Effect.fork(durably.trigger(echo, 1))
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 30)))
+      expect(trigger.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(release, undefined)
+      expect(Exit.isFailure(yield* Fiber.await(transaction))).toBe(true)
+      const { run } = yield* Fiber.join(trigger)
+      expect(yield* durably.getRun(run.id)).toMatchObject({ status: "pending", input: 1 })
+
+      const rolledBack = yield* Effect.exit(
+        sql.withTransaction(Effect.flatMap(durably.trigger(echo, 2), ({ run }) => Effect.fail(run.id)))
+      )
+      const lostId = Exit.isFailure(rolledBack) ? Option.getOrElse(Cause.failureOption(rolledBack.cause), () => "") : ""
+      expect(lostId).not.toBe("")
+      expect(yield* Effect.flip(durably.getRun(String(lostId)))).toMatchObject({ _tag: "NotFoundError" })
+      expect((yield* durably.getRuns()).map((r) => r.input)).toEqual([1])
     }))
 })
 

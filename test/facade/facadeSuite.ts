@@ -20,6 +20,7 @@ import {
   defineJob,
   eventTypes
 } from "durably"
+import type { StandardSchemaV1 } from "@standard-schema/spec"
 import { Schema } from "effect"
 import * as v from "valibot"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -988,6 +989,37 @@ export const facadeSuite = (label: string, makeDatabase: MakeDatabase): void => 
         await durably.init()
         const result = await within(durably.jobs.valibotJob.triggerAndWait({ name: "ada", tags: ["x", "y"] }), "valibot job")
         expect(result.output).toEqual({ greeting: "hi ada x,y" })
+      })
+
+      it("a validator that answers asynchronously: bad input is a ValidationError with its path, good input is stored as validated and runs", async () => {
+        // A Standard Schema whose `validate` returns a promise (as zod does for async refinements).
+        const positive: StandardSchemaV1<{ n: number }, { n: number }> = {
+          "~standard": {
+            version: 1,
+            vendor: "test",
+            validate: async (value) => {
+              await new Promise((resolve) => setTimeout(resolve, 1))
+              const n = typeof value === "object" && value !== null && "n" in value ? value.n : undefined
+              return typeof n === "number" && n > 0 ? { value: { n } } : { issues: [{ message: "n must be positive", path: ["n"] }] }
+            }
+          }
+        }
+        const asyncJob = defineJob({
+          name: "async-validated",
+          input: positive,
+          output: Schema.Struct({ doubled: Schema.Number }),
+          run: async (step, input) => ({ doubled: await step.run("double", () => input.n * 2) })
+        })
+        const durably = open({ jobs: { asyncJob } })
+        const bad = await rejection(durably.jobs.asyncJob.trigger({ n: -1 }), ValidationError)
+        expect(bad.issues).toEqual([{ path: ["n"], message: "n must be positive" }])
+        expect(await durably.getRuns()).toEqual([])
+        // Extra fields are dropped by the validator: what is stored is its output.
+        const run = await durably.jobs.asyncJob.trigger({ n: 4, extra: true } as { n: number })
+        expect((await durably.getRun(run.id))?.input).toEqual({ n: 4 })
+        await durably.init()
+        const result = await within(durably.waitForRun(run.id), "async-validated job")
+        expect(result.output).toEqual({ doubled: 8 })
       })
 
       it("Effect Schema: bad input is a ValidationError naming the field; Schema.Date round-trips as a Date", async () => {

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Option } from "effect"
+import type { Effect, Either, Option } from "effect"
 import { Context } from "effect"
 import type {
   ConflictError,
@@ -114,6 +114,17 @@ export class Store extends Context.Tag("@durably/core/Store")<
     readonly migrate: Effect.Effect<void, StoreError>
     /** Enqueue one run (one statement when there are no labels and no coalescing). */
     readonly enqueue: (request: EnqueueRequest) => Effect.Effect<Enqueued, StoreError | CorruptRowError>
+    /**
+     * `enqueue` at `now` (epoch ms) done at once, for a store that can write
+     * without waiting (SQLite, while no transaction holds the connection): its
+     * outcome, or `undefined` when only `enqueue` can do it. A trigger then
+     * runs no effect around its statement. A decorator that changes `enqueue`
+     * must leave this out or change it alike.
+     */
+    readonly enqueueNow?: (
+      request: EnqueueRequest,
+      now: number
+    ) => Either.Either<Enqueued, StoreError | CorruptRowError> | undefined
     /** Enqueue many runs in one transaction; results in input order. */
     readonly enqueueBatch: (
       requests: ReadonlyArray<EnqueueRequest>

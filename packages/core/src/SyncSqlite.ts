@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import type { Effect } from "effect"
+import type { Effect, Either } from "effect"
 import { Context } from "effect"
 
 /**
@@ -65,6 +65,12 @@ export class SyncSqlite extends Context.Tag("@durably/core/SyncSqlite")<
      * fails with `SqlError`.
      */
     readonly use: <A>(f: (connection: SyncConnection) => A) => Effect.Effect<A, SqlError>
+    /**
+     * `use` without waiting: runs `f` at once when no `SqlClient` transaction
+     * holds the connection (its result, or a `SqlError` when it throws), and
+     * returns `undefined` when one does, leaving the wait to `use`.
+     */
+    readonly useNow: <A>(f: (connection: SyncConnection) => A) => Either.Either<A, SqlError> | undefined
     /**
      * Whether a commit waits for the disk (`synchronous = FULL`). Then writers
      * that commit together wait once instead of once each, and the store

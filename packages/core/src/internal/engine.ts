@@ -2,8 +2,8 @@
 // loop and the run API, built together because they share the set of runs
 // executing in this process.
 import type { Fiber } from "effect"
-import { Chunk, Clock, Context, Duration, Effect, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
-import type { Options, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
+import { Chunk, Clock, Context, Duration, Effect, Either, Fiber as F, Layer, Option, ParseResult, Queue, Schema, Stream } from "effect"
+import type { Options, TriggerError, TriggerOptions, Triggered, WaitOptions } from "../Durably.js"
 import { Durably } from "../Durably.js"
 import {
   CancelledError,
@@ -312,16 +312,28 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const encodeInput = (job: Job.Any, input: unknown) =>
         Effect.mapError(Schema.encodeUnknown(job.input)(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
 
+      /** Enqueues `request` and publishes what the enqueue did. */
+      const enqueueAnnounced = (request: EnqueueRequest) =>
+        store.enqueue(request).pipe(Effect.flatMap(announce), Effect.zipLeft(wake))
+
+      /** The trigger as effects: for inputs that encode asynchronously or not at all, and stores that must wait. */
+      const triggerAfterwards = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
+        Effect.flatMap(encodeInput(job, input), (encoded) => enqueueAnnounced(requestFor(job, encoded, options)))
+
+      // Commonly the input encodes synchronously and the store can write at once
+      // (SQLite): then the trigger is one step of the runtime, not a dozen.
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
-        Effect.suspend(() =>
-          Effect.flatMap(jobNamed(job.name), (registered) =>
-            encodeInput(registered, input).pipe(
-              Effect.flatMap((encoded) => store.enqueue(requestFor(registered, encoded, options))),
-              Effect.flatMap(announce),
-              Effect.zipLeft(wake)
-            )
-          )
-        )
+        Effect.clockWith((clock): Effect.Effect<Triggered, TriggerError> => {
+          const registered = jobs.get(job.name)
+          if (registered === undefined) return Effect.fail(new NotFoundError({ entity: "job", id: job.name }))
+          const encoded = Schema.encodeUnknownEither(registered.input)(input, { errors: "all" })
+          // A failure here may be an input that can only be encoded asynchronously: the effect tells them apart.
+          if (Either.isLeft(encoded)) return triggerAfterwards(registered, input, options)
+          const request = requestFor(registered, encoded.right, options)
+          const enqueued = store.enqueueNow?.(request, clock.unsafeCurrentTimeMillis())
+          if (enqueued === undefined) return enqueueAnnounced(request)
+          return Either.isLeft(enqueued) ? Effect.fail(enqueued.left) : Effect.zipLeft(announce(enqueued.right), wake)
+        })
 
       const triggerByName = (jobName: string, input: unknown, options?: TriggerOptions) =>
         Effect.gen(function* () {

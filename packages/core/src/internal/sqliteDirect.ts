@@ -3,8 +3,9 @@
 // terminal write. The statements are those of `SqlStore`'s SQLite branches; a
 // multi-statement operation is one synchronous transaction, so nothing
 // interleaves with it. Rows are decoded after the connection is given back.
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Either } from "effect"
 import type { CorruptRowError } from "../DurablyError.js"
+import { StoreError } from "../DurablyError.js"
 import type { Run } from "../Run.js"
 import type { EnqueueRequest, Enqueued, Lease, LogWrite, StepWrite, Store } from "../Store.js"
 import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
@@ -98,7 +99,17 @@ const statements = Object.fromEntries(
 
 type Operations = Pick<
   Store["Type"],
-  "enqueue" | "enqueueBatch" | "claim" | "renew" | "persistStep" | "progress" | "log" | "complete" | "fail" | "release"
+  | "enqueue"
+  | "enqueueNow"
+  | "enqueueBatch"
+  | "claim"
+  | "renew"
+  | "persistStep"
+  | "progress"
+  | "log"
+  | "complete"
+  | "fail"
+  | "release"
 >
 
 /** What one enqueue found: a run it created, or a row already there. */
@@ -177,22 +188,32 @@ export const make = (
       ? undefined
       : c.prepare(statements.byIdempotencyKey.sql).all(request.jobName, request.idempotencyKey)[0]
 
-  const toEnqueued = (outcome: Outcome): Effect.Effect<Enqueued, CorruptRowError> =>
+  const toEnqueued = (outcome: Outcome): Either.Either<Enqueued, CorruptRowError> =>
     outcome._tag === "created"
-      ? Effect.succeed({ run: outcome.run, disposition: "created" })
-      : Effect.map(decodeRun(outcome.row), (run) => ({ run, disposition: outcome.disposition }))
+      ? Either.right({ run: outcome.run, disposition: "created" })
+      : Either.map(decodeRun(outcome.row), (run) => ({ run, disposition: outcome.disposition }))
 
   /** A lone insert is atomic by itself; labels and coalescing need a transaction. */
   const needsTransaction = (request: EnqueueRequest) =>
     (request.coalesce === "skip" && request.concurrencyKey !== undefined) ||
     Object.keys(request.labels ?? {}).length > 0
 
+  const enqueueAt = (c: SyncConnection, request: EnqueueRequest, now: number): Outcome =>
+    needsTransaction(request) ? c.transaction(() => enqueueOne(c, request, now)) : enqueueOne(c, request, now)
+
   const enqueue = (request: EnqueueRequest) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      sync.use((c) =>
-        needsTransaction(request) ? c.transaction(() => enqueueOne(c, request, now)) : enqueueOne(c, request, now)
-      )
-    ).pipe(Effect.flatMap(toEnqueued), storeErrors("enqueue"))
+    Effect.flatMap(Clock.currentTimeMillis, (now) => sync.use((c) => enqueueAt(c, request, now))).pipe(
+      Effect.flatMap(toEnqueued),
+      storeErrors("enqueue")
+    )
+
+  const enqueueNow = (request: EnqueueRequest, now: number) => {
+    const outcome = sync.useNow((c) => enqueueAt(c, request, now))
+    if (outcome === undefined) return undefined
+    return Either.isLeft(outcome)
+      ? Either.left(new StoreError({ operation: "enqueue", cause: outcome.left }))
+      : toEnqueued(outcome.right)
+  }
 
   const enqueueBatch = (requests: ReadonlyArray<EnqueueRequest>) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -270,6 +291,7 @@ export const make = (
 
   return {
     enqueue,
+    enqueueNow,
     enqueueBatch,
     claim,
     renew,

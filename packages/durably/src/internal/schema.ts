@@ -52,8 +52,9 @@ const toParseIssue = (
 const validateWith =
   (standard: StandardSchemaV1) =>
   (value: unknown, _options: SchemaAST.ParseOptions, ast: SchemaAST.AST): Effect.Effect<unknown, ParseResult.ParseIssue> => {
+    // As `Either`s, so a synchronous validator leaves a synchronous parse (`encodeUnknownEither`) synchronous.
     const check = (result: StandardSchemaV1.Result<unknown>) =>
-      result.issues === undefined ? Effect.succeed(result.value) : Effect.fail(toParseIssue(ast, value, result.issues))
+      result.issues === undefined ? ParseResult.succeed(result.value) : ParseResult.fail(toParseIssue(ast, value, result.issues))
     const result = standard["~standard"].validate(value)
     return result instanceof Promise ? Effect.flatMap(Effect.promise(() => result), check) : check(result)
   }

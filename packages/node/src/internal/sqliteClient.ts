@@ -13,7 +13,7 @@ import * as Statement from "@effect/sql/Statement"
 import { SyncSqlite } from "@durably/core/SyncSqlite"
 import type { SyncConnection, SyncStatement } from "@durably/core/SyncSqlite"
 import Database from "better-sqlite3"
-import { Context, Duration, Effect, Layer, Option, Schedule, Scope } from "effect"
+import { Context, Duration, Effect, Either, Layer, Option, Schedule, Scope } from "effect"
 
 export interface ClientOptions {
   readonly filename: string
@@ -177,14 +177,19 @@ export const layer = (options: ClientOptions): Layer.Layer<SqlClient.SqlClient |
         spanAttributes: [["db.system.name", "sqlite"]]
       })
 
-      const use = <A>(f: (connection: SyncConnection) => A): Effect.Effect<A, SqlError> => {
-        const run = Effect.try({
-          try: () => f(sync),
-          catch: (cause) => new SqlError({ cause, message: "Failed to execute statement" })
-        })
-        // Commonly nobody holds the connection, and `f` runs before anyone can take it.
-        return Effect.suspend(() => (held ? waitFor(run) : run))
+      const runNow = <A>(f: (connection: SyncConnection) => A): Either.Either<A, SqlError> => {
+        try {
+          return Either.right(f(sync))
+        } catch (cause) {
+          return Either.left(new SqlError({ cause, message: "Failed to execute statement" }))
+        }
       }
+
+      const useNow = <A>(f: (connection: SyncConnection) => A) => (held ? undefined : runNow(f))
+
+      // Commonly nobody holds the connection, and `f` runs before anyone can take it.
+      const use = <A>(f: (connection: SyncConnection) => A): Effect.Effect<A, SqlError> =>
+        Effect.suspend(() => useNow(f) ?? waitFor(Effect.suspend(() => runNow(f))))
 
       /** While a transaction holds the connection: run inside it when it is this fiber's, else after it. */
       const waitFor = <A>(run: Effect.Effect<A, SqlError>) =>
@@ -192,6 +197,7 @@ export const layer = (options: ClientOptions): Layer.Layer<SqlClient.SqlClient |
           Option.isSome(inTransaction) ? run : permit.withPermits(1)(run)
         )
 
-      return Context.make(SqlClient.SqlClient, client).pipe(Context.add(SyncSqlite, SyncSqlite.of({ use, durableCommits: options.synchronous === "FULL" })))
+      const direct = SyncSqlite.of({ use, useNow, durableCommits: options.synchronous === "FULL" })
+      return Context.make(SqlClient.SqlClient, client).pipe(Context.add(SyncSqlite, direct))
     })
   ).pipe(Layer.provide(Reactivity.layer))
