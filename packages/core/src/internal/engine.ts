@@ -281,9 +281,11 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
 
       // --- runs --------------------------------------------------------------
 
+      const noSuchJob = (jobName: string) => new NotFoundError({ entity: "job", id: jobName })
+
       const jobNamed = (jobName: string) => {
         const job = jobs.get(jobName)
-        return job === undefined ? Effect.fail(new NotFoundError({ entity: "job", id: jobName })) : Effect.succeed(job)
+        return job === undefined ? Effect.fail(noSuchJob(jobName)) : Effect.succeed(job)
       }
 
       const requestFor = (job: Job.Any, encodedInput: unknown, options?: TriggerOptions): EnqueueRequest => ({
@@ -316,8 +318,8 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const enqueueAnnounced = (request: EnqueueRequest) =>
         store.enqueue(request).pipe(Effect.flatMap(announce), Effect.zipLeft(wake))
 
-      /** The trigger as effects: for inputs that encode asynchronously or not at all, and stores that must wait. */
-      const triggerAfterwards = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
+      /** The trigger as effects, for an input that encodes only asynchronously (or not at all: its `ValidationError`). */
+      const encodeAndEnqueue = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
         Effect.flatMap(encodeInput(job, input), (encoded) => enqueueAnnounced(requestFor(job, encoded, options)))
 
       // Commonly the input encodes synchronously and the store can write at once
@@ -325,10 +327,10 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
         Effect.clockWith((clock): Effect.Effect<Triggered, TriggerError> => {
           const registered = jobs.get(job.name)
-          if (registered === undefined) return Effect.fail(new NotFoundError({ entity: "job", id: job.name }))
+          if (registered === undefined) return Effect.fail(noSuchJob(job.name))
           const encoded = Schema.encodeUnknownEither(registered.input)(input, { errors: "all" })
           // A failure here may be an input that can only be encoded asynchronously: the effect tells them apart.
-          if (Either.isLeft(encoded)) return triggerAfterwards(registered, input, options)
+          if (Either.isLeft(encoded)) return encodeAndEnqueue(registered, input, options)
           const request = requestFor(registered, encoded.right, options)
           const enqueued = store.enqueueNow?.(request, clock.unsafeCurrentTimeMillis())
           if (enqueued === undefined) return enqueueAnnounced(request)
