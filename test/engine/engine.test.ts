@@ -404,15 +404,10 @@ describe("subscribe", () => {
 describe("trigger on SQLite, written at once when the connection is free", () => {
   const echo = Job.make({ name: "echo", input: Schema.Number, run: (n) => Effect.succeed(n) })
 
-  it.scoped("waits while another fiber's transaction holds the connection, and rolls back with the caller's own", () =>
+  it.live("waits while another fiber's transaction holds the connection, and rolls back with the caller's own", () =>
     Effect.gen(function* () {
-      const dir = yield* tempDir
-      const shared = yield* Layer.build(Layer.merge(NodeStore.sqlite({ filename: join(dir, "db.sqlite") }), EventBus.layer))
-      const engine = yield* Layer.build(
-        Durably.layer({ jobs: [echo], autoStart: false }).pipe(Layer.provide(Layer.succeedContext(shared)))
-      )
-      const durably = Context.get(engine, Durably.Durably)
-      const sql = Context.get(shared, SqlClient.SqlClient)
+      const durably = yield* Durably.Durably
+      const sql = yield* SqlClient.SqlClient
       const inside = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       // Another fiber's transaction, rolled back: a trigger written into it would be lost with it.
@@ -437,7 +432,7 @@ describe("trigger on SQLite, written at once when the connection is free", () =>
       expect(lostId).not.toBe("")
       expect(yield* Effect.flip(durably.getRun(String(lostId)))).toMatchObject({ _tag: "NotFoundError" })
       expect((yield* durably.getRuns()).map((r) => r.input)).toEqual([1])
-    }))
+    }).pipe(Effect.provide(engineOnFile({ jobs: [echo], autoStart: false }))))
 })
 
 describe("bad input", () => {
