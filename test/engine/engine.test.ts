@@ -5,7 +5,7 @@ import { NodeStore } from "@durably/node"
 import { DurablyNode } from "@durably/node"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Ref, Schema, Scope, Stream, TestClock } from "effect"
+import { Cause, Chunk, Clock, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Queue, Ref, Schema, Scope, Stream, TestClock } from "effect"
 import { join } from "node:path"
 import { tempDir } from "../support/sqlite.js"
 
@@ -432,6 +432,42 @@ describe("trigger on SQLite, written at once when the connection is free", () =>
       expect(lostId).not.toBe("")
       expect(yield* Effect.flip(durably.getRun(String(lostId)))).toMatchObject({ _tag: "NotFoundError" })
       expect((yield* durably.getRuns()).map((r) => r.input)).toEqual([1])
+    }).pipe(Effect.provide(engineOnFile({ jobs: [echo], autoStart: false }))))
+})
+
+describe("unsafeTrigger: the trigger done at once, outside the runtime", () => {
+  const echo = Job.make({ name: "echo", input: Schema.Number, run: (n) => Effect.succeed(n) })
+
+  it.scopedLive("stores the run at the time given, publishes run:trigger and wakes the idle worker", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const events = yield* (yield* EventBus.EventBus).subscribeWhere(() => true, (type) => type === "run:trigger")
+      // Let the worker find nothing and go to sleep: it polls once a minute.
+      yield* Effect.sleep("100 millis")
+      const now = (yield* Clock.currentTimeMillis) - 1_234
+      const triggered = durably.unsafeTrigger(echo, 7, { labels: { team: "a" } }, now)
+      if (triggered === undefined || Either.isLeft(triggered)) return expect.fail(`not triggered at once: ${triggered}`)
+      const { run, disposition } = triggered.right
+      expect(disposition).toBe("created")
+      expect(run).toMatchObject({ jobName: "echo", input: 7, status: "pending", labels: { team: "a" } })
+      expect(run.createdAt.getTime()).toBe(now)
+      expect(yield* Queue.take(events)).toMatchObject({ type: "run:trigger", runId: run.id, input: 7, timestamp: new Date(now) })
+      // Only the wake-up gets it going within the minute.
+      const finished = yield* Effect.timeout(durably.waitForRun(run.id), "5 seconds")
+      expect(finished).toMatchObject({ status: "completed", output: 7 })
+    }).pipe(Effect.provide(engineOnFile({ jobs: [echo], pollingIntervalMs: 60_000 }))))
+
+  it.live("does nothing and says so (undefined) when it cannot: a transaction holds the connection, or the input does not encode", () =>
+    Effect.gen(function* () {
+      const durably = yield* Durably.Durably
+      const sql = yield* SqlClient.SqlClient
+      const held = yield* sql.withTransaction(Effect.sync(() => durably.unsafeTrigger(echo, 1, undefined, 0)))
+      expect(held).toBeUndefined()
+      expect(durably.unsafeTrigger(echo, "not a number" as unknown as number, undefined, 0)).toBeUndefined()
+      const unknown = Job.make({ name: "unknown", input: Schema.Number, run: (n) => Effect.succeed(n) })
+      const missing = durably.unsafeTrigger(unknown, 1, undefined, 0)
+      expect(missing !== undefined && Either.isLeft(missing) ? missing.left : missing).toMatchObject({ _tag: "NotFoundError", id: "unknown" })
+      expect(yield* durably.getRuns()).toEqual([])
     }).pipe(Effect.provide(engineOnFile({ jobs: [echo], autoStart: false }))))
 })
 

@@ -33,6 +33,22 @@ describe("EventBus", () => {
       expect(yield* Queue.size(retries)).toBe(0)
     }).pipe(Effect.provide(EventBus.layer)))
 
+  it.scoped("unsafeEmit delivers at once, stamped with the time given, and builds nothing nobody takes", () =>
+    Effect.gen(function* () {
+      const bus = yield* EventBus.EventBus
+      let built = 0
+      const build = (timestamp: Date) => {
+        built++
+        return { type: "run:cancel" as const, runId: "r1", jobName: "j", timestamp }
+      }
+      bus.unsafeEmit("run:cancel", build, 5)
+      expect(built).toBe(0)
+      const cancels = yield* bus.subscribeWhere(() => true, (type) => type === "run:cancel")
+      bus.unsafeEmit("run:cancel", build, 5)
+      expect(built).toBe(1)
+      expect([...(yield* Queue.takeAll(cancels))]).toEqual([{ type: "run:cancel", runId: "r1", jobName: "j", timestamp: new Date(5) }])
+    }).pipe(Effect.provide(EventBus.layer)))
+
   it.scoped("the type filter is asked before the event filter; a filter that throws takes the event", () =>
     Effect.gen(function* () {
       const bus = yield* EventBus.EventBus

@@ -869,6 +869,47 @@ export const facadeSuite = (label: string, makeDatabase: MakeDatabase): void => 
         expect(await durably.getRuns()).toHaveLength(3)
       })
 
+      it("trigger() of a completed run's idempotencyKey returns it with its output decoded (Schema.Date as a Date)", async () => {
+        const dated = defineJob({
+          name: "dated",
+          input: Schema.Struct({ ms: Schema.Number }),
+          output: Schema.Struct({ at: Schema.Date }),
+          run: async (step, input) => ({ at: new Date(await step.run("at", () => input.ms)) })
+        })
+        const durably = open({ jobs: { dated } })
+        await durably.init()
+        const first = await within(durably.jobs.dated.triggerAndWait({ ms: 86_400_000 }, { idempotencyKey: "day" }), "the first run")
+        // The instance is open now, so this trigger is the one done at once (SQLite) as well.
+        const again = await durably.jobs.dated.trigger({ ms: 0 }, { idempotencyKey: "day" })
+        expect(again).toMatchObject({ id: first.id, disposition: "idempotent", status: "completed", input: { ms: 86_400_000 } })
+        expect(again.output?.at).toEqual(new Date(86_400_000))
+      })
+
+      it("a validator that throws rejects trigger()'s promise with what it threw, before and after the instance is open, and stores nothing", async () => {
+        const throwing: StandardSchemaV1<{ n: number }, { n: number }> = {
+          "~standard": {
+            version: 1,
+            vendor: "test",
+            validate: () => {
+              throw new Error("validator broke")
+            }
+          }
+        }
+        const fragile = defineJob({ name: "fragile", input: throwing, run: async () => {} })
+        const durably = open({ jobs: { fragile, echo } })
+        for (const when of ["before", "after"]) {
+          let pending: Promise<unknown> | undefined
+          expect(() => {
+            pending = durably.jobs.fragile.trigger({ n: 1 })
+          }, when).not.toThrow()
+          const error = await rejection(pending ?? Promise.resolve(), Error)
+          expect(error.message, when).toBe("validator broke")
+          // Opened by now: the second round goes the way of a trigger on an open instance.
+          await durably.jobs.echo.trigger({ n: 1 })
+        }
+        expect((await durably.getRuns()).map((run) => run.jobName)).toEqual(["echo", "echo"])
+      })
+
       it("triggerAndWait() → { id, output, disposition }", async () => {
         const durably = open({ jobs: { echo } })
         await durably.init()

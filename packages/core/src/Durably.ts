@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Layer, Schema, Stream } from "effect"
+import type { Duration, Either, Layer, Schema, Stream } from "effect"
 import { Context, Effect } from "effect"
 import type {
   CancelledError,
@@ -75,6 +75,19 @@ export class Durably extends Context.Tag("@durably/core/Durably")<
       input: Schema.Schema.Type<J["input"]>,
       options?: TriggerOptions
     ) => Effect.Effect<Triggered, TriggerError>
+    /**
+     * `trigger` done at once, outside the runtime, with `now` (epoch ms) for the
+     * current time, when that is possible: the input encodes synchronously and
+     * the store can write without waiting (SQLite, its connection free). Else
+     * `undefined`, and nothing was done: run `trigger` instead. For the Promise
+     * facade, which would otherwise start a fiber for each trigger.
+     */
+    readonly unsafeTrigger: <J extends Job.Any>(
+      job: J,
+      input: Schema.Schema.Type<J["input"]>,
+      options: TriggerOptions | undefined,
+      now: number
+    ) => Either.Either<Triggered, TriggerError> | undefined
     /** Like `trigger` for a job named at run time with input of unknown shape (HTTP, facade). */
     readonly triggerByName: (
       jobName: string,

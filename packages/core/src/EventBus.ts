@@ -28,6 +28,11 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
      * `type`: an event nobody listens for costs nothing.
      */
     readonly emit: <T extends EventType>(type: T, build: (timestamp: Date) => EventOf<T>) => Effect.Effect<void>
+    /**
+     * `emit` done at once, with `now` (epoch ms) for the current time: for a
+     * caller that is not running an effect (the facade's synchronous trigger).
+     */
+    readonly unsafeEmit: <T extends EventType>(type: T, build: (timestamp: Date) => EventOf<T>, now: number) => void
     /** Every event published from now on. */
     readonly events: Stream.Stream<DurablyEvent>
     /**
@@ -128,6 +133,10 @@ export const make = Effect.gen(function* () {
           ? Effect.void
           : Effect.map(Clock.currentTimeMillis, (ms) => offer(found, build(new Date(ms))))
       }),
+    unsafeEmit: (type, build, now) => {
+      const found = takers(type)
+      if (found !== undefined) offer(found, build(new Date(now)))
+    },
     events: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
     subscribe,
     subscribeWhere,

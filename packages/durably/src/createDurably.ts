@@ -12,7 +12,8 @@ import type { Disposition, RunFilter, Store } from "@durably/core/Store"
 import { Worker } from "@durably/core/Worker"
 import type { SqlClient } from "@effect/sql"
 import type { Duration } from "effect"
-import { Cause, Effect, Fiber, Layer, ManagedRuntime, Queue, Schema, Scope, Stream } from "effect"
+import type { Clock } from "effect"
+import { Cause, Effect, Either, Fiber, Layer, ManagedRuntime, Queue, Schema, Scope, Stream } from "effect"
 import type { AnyJobDefinition, JobDefinition } from "./defineJob.js"
 import { engineJob } from "./defineJob.js"
 import { CorruptRowError, DurablyError, StoreError, ValidationError } from "./errors.js"
@@ -273,10 +274,14 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
     return settle(exit, stopped)
   }
 
+  /** The engine and clock, for the calls done at once outside the runtime; set once it is built. */
+  let direct: { readonly engine: Engine.Durably["Type"]; readonly clock: Clock.Clock } | undefined
+
   /** Builds the runtime (opens and migrates the database) once; a failure says what could not be opened. */
   const open = async () => {
     try {
       await runtime.runtime()
+      direct = runtime.runSync(Effect.all({ engine: Engine.Durably, clock: Effect.clock }))
       built = true
       ensureDispatching()
     } catch (error) {
@@ -349,12 +354,34 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
       Effect.flatMap(engine.waitForRun(runId, { timeoutMs: waitOptions?.timeout }), decodeOutput)
     )
 
+  /**
+   * The trigger done at once, without a fiber, when the engine can (see
+   * `unsafeTrigger`); else `undefined`, and nothing was done.
+   */
+  const triggerNow = (job: Job.Any, input: unknown, triggerOptions: TriggerOptions | undefined) => {
+    if (direct === undefined || unsynced || disposed) return undefined
+    let result: ReturnType<typeof direct.engine.unsafeTrigger>
+    try {
+      result = direct.engine.unsafeTrigger(job, input, triggerOptions, direct.clock.unsafeCurrentTimeMillis())
+    } catch (error) {
+      // A validator that throws: rejected like the effect's defect would be.
+      return Promise.reject(toFacadeError(error))
+    }
+    if (result === undefined) return undefined
+    if (Either.isLeft(result)) return Promise.reject(toFacadeError(result.left))
+    const { disposition, run } = result.right
+    // A run that existed already may have completed: its output is decoded like any read's.
+    if (disposition !== "created") return use(Effect.map(decodeOutput(run), (decoded) => ({ ...decoded, disposition })))
+    return Promise.resolve({ ...run, disposition })
+  }
+
   const makeHandle = (definition: AnyJobDefinition): JobHandle<string, unknown, unknown> => {
     const job = definition[engineJob]
     const typed = (run: Run): Effect.Effect<TypedRun<unknown>, CorruptRowError> => decodeOutput(run)
     return {
       name: definition.name,
       trigger: (input, triggerOptions) =>
+        triggerNow(job, input, triggerOptions) ??
         use(
           Effect.flatMap(Engine.Durably, (engine) =>
             Effect.flatMap(engine.trigger(job, input, triggerOptions), ({ disposition, run }) =>

@@ -277,7 +277,8 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         })
 
       // A wake-up is a signal: when one is already waiting, another adds nothing.
-      const wake = Effect.sync(() => void wakeUps.unsafeOffer(undefined))
+      const unsafeWake = () => void wakeUps.unsafeOffer(undefined)
+      const wake = Effect.sync(unsafeWake)
 
       // --- runs --------------------------------------------------------------
 
@@ -297,19 +298,22 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         labels: options?.labels
       })
 
-      /** Publishes what `enqueue` did (nothing for a run that already existed). */
-      const announce = (enqueued: Enqueued): Effect.Effect<Triggered> => {
+      /** Publishes what `enqueue` did (nothing for a run that already existed), at the time `now`. */
+      const announceAt = (enqueued: Enqueued, now: number): Triggered => {
         const { disposition, run } = enqueued
         const { input, labels } = run
         const base = { runId: run.id, jobName: run.jobName }
-        const announced =
-          disposition === "created"
-            ? bus.emit("run:trigger", (timestamp) => ({ type: "run:trigger", ...base, timestamp, input, labels }))
-            : disposition === "coalesced"
-              ? bus.emit("run:coalesced", (timestamp) => ({ type: "run:coalesced", ...base, timestamp, labels }))
-              : Effect.void
-        return Effect.as(announced, { run, disposition })
+        if (disposition === "created") {
+          bus.unsafeEmit("run:trigger", (timestamp) => ({ type: "run:trigger", ...base, timestamp, input, labels }), now)
+        } else if (disposition === "coalesced") {
+          bus.unsafeEmit("run:coalesced", (timestamp) => ({ type: "run:coalesced", ...base, timestamp, labels }), now)
+        }
+        return { run, disposition }
       }
+
+      /** Publishes what `enqueue` did (nothing for a run that already existed). */
+      const announce = (enqueued: Enqueued): Effect.Effect<Triggered> =>
+        Effect.clockWith((clock) => Effect.succeed(announceAt(enqueued, clock.unsafeCurrentTimeMillis())))
 
       const encodeInput = (job: Job.Any, input: unknown) =>
         Effect.mapError(Schema.encodeUnknown(job.input)(input, { errors: "all" }), (error) => toValidationError(`input of ${job.name}`, error))
@@ -323,19 +327,31 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         Effect.flatMap(encodeInput(job, input), (encoded) => enqueueAnnounced(requestFor(job, encoded, options)))
 
       // Commonly the input encodes synchronously and the store can write at once
-      // (SQLite): then the trigger is one step of the runtime, not a dozen.
+      // (SQLite): then the trigger needs no effects at all.
+      const unsafeTrigger = (
+        job: Job.Any,
+        input: unknown,
+        options: TriggerOptions | undefined,
+        now: number
+      ): Either.Either<Triggered, TriggerError> | undefined => {
+        const registered = jobs.get(job.name)
+        if (registered === undefined) return Either.left(noSuchJob(job.name))
+        const encoded = Schema.encodeUnknownEither(registered.input)(input, { errors: "all" })
+        // A failure here may be an input that can only be encoded asynchronously: the effect tells them apart.
+        if (Either.isLeft(encoded)) return undefined
+        const enqueued = store.enqueueNow?.(requestFor(registered, encoded.right, options), now)
+        if (enqueued === undefined || Either.isLeft(enqueued)) return enqueued
+        const triggered = announceAt(enqueued.right, now)
+        unsafeWake()
+        return Either.right(triggered)
+      }
+
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
-        Effect.clockWith((clock): Effect.Effect<Triggered, TriggerError> => {
-          const registered = jobs.get(job.name)
-          if (registered === undefined) return Effect.fail(noSuchJob(job.name))
-          const encoded = Schema.encodeUnknownEither(registered.input)(input, { errors: "all" })
-          // A failure here may be an input that can only be encoded asynchronously: the effect tells them apart.
-          if (Either.isLeft(encoded)) return encodeAndEnqueue(registered, input, options)
-          const request = requestFor(registered, encoded.right, options)
-          const enqueued = store.enqueueNow?.(request, clock.unsafeCurrentTimeMillis())
-          if (enqueued === undefined) return enqueueAnnounced(request)
-          return Either.isLeft(enqueued) ? Effect.fail(enqueued.left) : Effect.zipLeft(announce(enqueued.right), wake)
-        })
+        Effect.clockWith(
+          (clock): Effect.Effect<Triggered, TriggerError> =>
+            unsafeTrigger(job, input, options, clock.unsafeCurrentTimeMillis()) ??
+            Effect.flatMap(jobNamed(job.name), (registered) => encodeAndEnqueue(registered, input, options))
+        )
 
       const triggerByName = (jobName: string, input: unknown, options?: TriggerOptions) =>
         Effect.gen(function* () {
@@ -484,6 +500,7 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         jobs,
         register,
         trigger: trigger as Durably["Type"]["trigger"],
+        unsafeTrigger: unsafeTrigger as Durably["Type"]["unsafeTrigger"],
         triggerByName,
         triggerAndWait: triggerAndWait as Durably["Type"]["triggerAndWait"],
         batchTrigger: batchTrigger as Durably["Type"]["batchTrigger"],
