@@ -446,7 +446,7 @@ describe("unsafeTrigger: the trigger done at once, outside the runtime", () => {
       yield* Effect.sleep("100 millis")
       const now = (yield* Clock.currentTimeMillis) - 1_234
       const triggered = durably.unsafeTrigger(echo, 7, { labels: { team: "a" } }, now)
-      if (triggered === undefined || Either.isLeft(triggered)) return expect.fail(`not triggered at once: ${triggered}`)
+      if (!Either.isEither(triggered) || Either.isLeft(triggered)) return expect.fail("not triggered at once")
       const { run, disposition } = triggered.right
       expect(disposition).toBe("created")
       expect(run).toMatchObject({ jobName: "echo", input: 7, status: "pending", labels: { team: "a" } })
@@ -457,17 +457,23 @@ describe("unsafeTrigger: the trigger done at once, outside the runtime", () => {
       expect(finished).toMatchObject({ status: "completed", output: 7 })
     }).pipe(Effect.provide(engineOnFile({ jobs: [echo], pollingIntervalMs: 60_000 }))))
 
-  it.live("does nothing and says so (undefined) when it cannot: a transaction holds the connection, or the input does not encode", () =>
+  it.live("writes nothing and answers with the effect that does the rest when it cannot: a transaction holds the connection, or the input does not encode", () =>
     Effect.gen(function* () {
       const durably = yield* Durably.Durably
       const sql = yield* SqlClient.SqlClient
       const held = yield* sql.withTransaction(Effect.sync(() => durably.unsafeTrigger(echo, 1, undefined, 0)))
-      expect(held).toBeUndefined()
-      expect(durably.unsafeTrigger(echo, "not a number" as unknown as number, undefined, 0)).toBeUndefined()
+      expect(Either.isEither(held)).toBe(false)
+      expect(yield* durably.getRuns()).toEqual([])
+      const bad = durably.unsafeTrigger(echo, "not a number" as unknown as number, undefined, 0)
+      expect(Either.isEither(bad)).toBe(false)
+      expect(yield* Effect.flip(bad)).toMatchObject({ _tag: "ValidationError" })
       const unknown = Job.make({ name: "unknown", input: Schema.Number, run: (n) => Effect.succeed(n) })
       const missing = durably.unsafeTrigger(unknown, 1, undefined, 0)
-      expect(missing !== undefined && Either.isLeft(missing) ? missing.left : missing).toMatchObject({ _tag: "NotFoundError", id: "unknown" })
+      expect(Either.isEither(missing) && Either.isLeft(missing) ? missing.left : missing).toMatchObject({ _tag: "NotFoundError", id: "unknown" })
       expect(yield* durably.getRuns()).toEqual([])
+      // Once the transaction is over, the effect stores the run.
+      const { run } = yield* held
+      expect((yield* durably.getRuns()).map((r) => [r.id, r.input])).toEqual([[run.id, 1]])
     }).pipe(Effect.provide(engineOnFile({ jobs: [echo], autoStart: false }))))
 })
 

@@ -885,6 +885,27 @@ export const facadeSuite = (label: string, makeDatabase: MakeDatabase): void => 
         expect(again.output?.at).toEqual(new Date(86_400_000))
       })
 
+      it("a trigger runs the input's validator once, before and after the instance is open", async () => {
+        let calls = 0
+        const counted: StandardSchemaV1<{ n: number }, { n: number }> = {
+          "~standard": {
+            version: 1,
+            vendor: "test",
+            validate: (value) => {
+              calls++
+              return { value: value as { n: number } }
+            }
+          }
+        }
+        const countedJob = defineJob({ name: "counted", input: counted, run: async () => {} })
+        const durably = open({ jobs: { countedJob } })
+        await durably.jobs.countedJob.trigger({ n: 1 })
+        expect(calls).toBe(1)
+        await durably.jobs.countedJob.trigger({ n: 2 })
+        expect(calls).toBe(2)
+        expect(await durably.getRuns()).toHaveLength(2)
+      })
+
       it("a validator that throws rejects trigger()'s promise with what it threw, before and after the instance is open, and stores nothing", async () => {
         const throwing: StandardSchemaV1<{ n: number }, { n: number }> = {
           "~standard": {

@@ -76,18 +76,20 @@ export class Durably extends Context.Tag("@durably/core/Durably")<
       options?: TriggerOptions
     ) => Effect.Effect<Triggered, TriggerError>
     /**
-     * `trigger` done at once, outside the runtime, with `now` (epoch ms) for the
-     * current time, when that is possible: the input encodes synchronously and
-     * the store can write without waiting (SQLite, its connection free). Else
-     * `undefined`, and nothing was done: run `trigger` instead. For the Promise
-     * facade, which would otherwise start a fiber for each trigger.
+     * `trigger` started at once, outside the runtime, with `now` (epoch ms) for
+     * the current time. When it can be done at once (the input encodes
+     * synchronously and the store writes without waiting: SQLite, its
+     * connection free) it is, and the answer is an `Either` (`Either.isEither`).
+     * Otherwise nothing is written yet, and the answer is the effect that does
+     * the rest. For the Promise facade, which would otherwise start a fiber for
+     * each trigger.
      */
     readonly unsafeTrigger: <J extends Job.Any>(
       job: J,
       input: Schema.Schema.Type<J["input"]>,
       options: TriggerOptions | undefined,
       now: number
-    ) => Either.Either<Triggered, TriggerError> | undefined
+    ) => Either.Either<Triggered, TriggerError> | Effect.Effect<Triggered, TriggerError>
     /** Like `trigger` for a job named at run time with input of unknown shape (HTTP, facade). */
     readonly triggerByName: (
       jobName: string,

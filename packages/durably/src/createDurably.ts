@@ -4,7 +4,7 @@
  * its failures into the classes of `errors.ts`; no behaviour lives here.
  */
 import { Durably as Engine, EventBus, SqlStore } from "@durably/core"
-import type { TriggerOptions } from "@durably/core/Durably"
+import type { TriggerOptions, Triggered } from "@durably/core/Durably"
 import type { DurablyEvent, EventOf } from "@durably/core/DurablyEvent"
 import type * as Job from "@durably/core/Job"
 import type { LogEntry, Progress, Run, StepRecord } from "@durably/core/Run"
@@ -353,25 +353,29 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
       Effect.flatMap(engine.waitForRun(runId, { timeoutMs: waitOptions?.timeout }), decodeOutput)
     )
 
+  /** A triggered run as a handle returns it: its output decoded, with its disposition. */
+  const withDisposition = ({ disposition, run }: Triggered) =>
+    Effect.map(decodeOutput(run), (decoded) => ({ ...decoded, disposition }))
+
   /**
-   * The trigger done at once, without a fiber, when the engine can (see
-   * `unsafeTrigger`); else `undefined`, and nothing was done.
+   * The trigger started without a fiber (see `unsafeTrigger`) once the instance
+   * is open; `undefined` before that.
    */
   const triggerNow = (job: Job.Any, input: unknown, triggerOptions: TriggerOptions | undefined) => {
     if (direct === undefined || unsynced || disposed) return undefined
-    let result: ReturnType<typeof direct.engine.unsafeTrigger>
+    let started: ReturnType<typeof direct.engine.unsafeTrigger>
     try {
-      result = direct.engine.unsafeTrigger(job, input, triggerOptions, direct.clock.unsafeCurrentTimeMillis())
+      started = direct.engine.unsafeTrigger(job, input, triggerOptions, direct.clock.unsafeCurrentTimeMillis())
     } catch (error) {
       // A validator that throws: rejected like the effect's defect would be.
       return Promise.reject(toFacadeError(error))
     }
-    if (result === undefined) return undefined
-    if (Either.isLeft(result)) return Promise.reject(toFacadeError(result.left))
-    const { disposition, run } = result.right
-    // A run that existed already may have completed: its output is decoded like any read's.
-    if (disposition !== "created") return use(Effect.map(decodeOutput(run), (decoded) => ({ ...decoded, disposition })))
-    return Promise.resolve({ ...run, disposition })
+    if (Either.isEither(started)) {
+      if (Either.isLeft(started)) return Promise.reject(toFacadeError(started.left))
+      // A new run has no output to decode; one that existed already may have.
+      if (started.right.disposition === "created") return Promise.resolve({ ...started.right.run, disposition: "created" as const })
+    }
+    return use(Effect.flatMap(started, withDisposition))
   }
 
   const makeHandle = (definition: AnyJobDefinition): JobHandle<string, unknown, unknown> => {
@@ -381,13 +385,7 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
       name: definition.name,
       trigger: (input, triggerOptions) =>
         triggerNow(job, input, triggerOptions) ??
-        use(
-          Effect.flatMap(Engine.Durably, (engine) =>
-            Effect.flatMap(engine.trigger(job, input, triggerOptions), ({ disposition, run }) =>
-              Effect.map(typed(run), (decoded) => ({ ...decoded, disposition }))
-            )
-          )
-        ),
+        use(Effect.flatMap(Engine.Durably, (engine) => Effect.flatMap(engine.trigger(job, input, triggerOptions), withDisposition))),
       triggerAndWait: (input, waitOptions) =>
         use(
           withCallbacks(waitOptions, (watch) =>
@@ -405,9 +403,7 @@ export const createDurably = <Jobs extends JobDefinitions = Record<never, never>
           Effect.gen(function* () {
             const engine = yield* Engine.Durably
             const results = yield* engine.batchTrigger(job, items)
-            return yield* Effect.forEach(results, ({ disposition, run }) =>
-              Effect.map(typed(run), (decoded) => ({ ...decoded, disposition }))
-            )
+            return yield* Effect.forEach(results, withDisposition)
           })
         ),
       getRun: (runId) =>

@@ -327,31 +327,31 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
         Effect.flatMap(encodeInput(job, input), (encoded) => enqueueAnnounced(requestFor(job, encoded, options)))
 
       // Commonly the input encodes synchronously and the store can write at once
-      // (SQLite): then the trigger needs no effects at all.
+      // (SQLite): then the trigger is done here, with no effects at all, and the
+      // answer is an `Either`. Otherwise the answer is the effect that does the
+      // rest, reusing what was done here.
       const unsafeTrigger = (
         job: Job.Any,
         input: unknown,
         options: TriggerOptions | undefined,
         now: number
-      ): Either.Either<Triggered, TriggerError> | undefined => {
+      ): Either.Either<Triggered, TriggerError> | Effect.Effect<Triggered, TriggerError> => {
         const registered = jobs.get(job.name)
         if (registered === undefined) return Either.left(noSuchJob(job.name))
         const encoded = Schema.encodeUnknownEither(registered.input)(input, { errors: "all" })
         // A failure here may be an input that can only be encoded asynchronously: the effect tells them apart.
-        if (Either.isLeft(encoded)) return undefined
-        const enqueued = store.enqueueNow?.(requestFor(registered, encoded.right, options), now)
-        if (enqueued === undefined || Either.isLeft(enqueued)) return enqueued
+        if (Either.isLeft(encoded)) return encodeAndEnqueue(registered, input, options)
+        const request = requestFor(registered, encoded.right, options)
+        const enqueued = store.enqueueNow?.(request, now)
+        if (enqueued === undefined) return enqueueAnnounced(request)
+        if (Either.isLeft(enqueued)) return Either.left(enqueued.left)
         const triggered = announceAt(enqueued.right, now)
         unsafeWake()
         return Either.right(triggered)
       }
 
       const trigger = (job: Job.Any, input: unknown, options?: TriggerOptions) =>
-        Effect.clockWith(
-          (clock): Effect.Effect<Triggered, TriggerError> =>
-            unsafeTrigger(job, input, options, clock.unsafeCurrentTimeMillis()) ??
-            Effect.flatMap(jobNamed(job.name), (registered) => encodeAndEnqueue(registered, input, options))
-        )
+        Effect.clockWith((clock) => unsafeTrigger(job, input, options, clock.unsafeCurrentTimeMillis()))
 
       const triggerByName = (jobName: string, input: unknown, options?: TriggerOptions) =>
         Effect.gen(function* () {
