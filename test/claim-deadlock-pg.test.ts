@@ -21,11 +21,11 @@ it.scopedLive("concurrent claims over two keyed backlogs never fail", () =>
       for (let i = 0; i < 4; i++) {
         for (const concurrencyKey of ["A", "B"]) yield* first.enqueue({ jobName: "j", input: null, concurrencyKey })
       }
-      yield* first.claim({ workerId: "holder", leaseMs: 30_000 })
-      yield* first.claim({ workerId: "holder", leaseMs: 30_000 })
+      yield* first.claim({ workerId: "holder", leaseMs: 30_000, jobNames: ["j"] })
+      yield* first.claim({ workerId: "holder", leaseMs: 30_000, jobNames: ["j"] })
       // Nothing is claimable now; four claims at once should all return None.
       const claims = yield* Effect.all(
-        stores.map((store, i) => Effect.either(store.claim({ workerId: `w${i}`, leaseMs: 30_000 }))),
+        stores.map((store, i) => Effect.either(store.claim({ workerId: `w${i}`, leaseMs: 30_000, jobNames: ["j"] }))),
         { concurrency: "unbounded" }
       )
       for (const claim of claims) {

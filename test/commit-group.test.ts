@@ -8,7 +8,7 @@ import { Durably, Job, Step } from "@durably/core"
 import * as SqlStore from "@durably/core/SqlStore"
 import type { Lease, StepWrite } from "@durably/core/Store"
 import { Store } from "@durably/core/Store"
-import { SyncSqlite } from "@durably/core/SyncSqlite"
+import { SyncSqlite } from "@durably/core/Internal"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer, Option, Schema } from "effect"
@@ -48,7 +48,7 @@ const leases = (n: number) =>
     const store = yield* Store
     yield* store.enqueueBatch(Array.from({ length: n }, (_, i) => ({ jobName: "job", input: i })))
     return yield* Effect.forEach(Array.from({ length: n }), () =>
-      Effect.map(store.claim({ workerId: "w", leaseMs: 30_000 }), (claimed): Lease => {
+      Effect.map(store.claim({ workerId: "w", leaseMs: 30_000, jobNames: ["job"] }), (claimed): Lease => {
         const run = Option.getOrThrow(claimed)
         return { runId: run.id, generation: run.leaseGeneration }
       })
@@ -225,7 +225,7 @@ describe("step writes committed together", () => {
             jobs: [fiveSteps],
             maxConcurrentRuns: 4,
             preserveSteps: true,
-            pollingIntervalMs: 20
+            pollingInterval: "20 millis"
           })
         )
       )

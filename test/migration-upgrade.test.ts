@@ -25,9 +25,17 @@ const upgrade = <E>(client: Layer.Layer<SqlClient.SqlClient, E>) =>
     const pending = yield* store.enqueue({ jobName: "j", input: { n: 1 } })
     const keyed = yield* store.enqueue({ jobName: "j", input: { n: 2 }, idempotencyKey: "k1" })
     const done = yield* store.enqueue({ jobName: "j", input: { n: 3 } })
-    const first = Option.getOrThrow(yield* store.claim({ workerId: "w", leaseMs: 60_000 }))
+    // Leased as the earlier schema's claim leased them (its `durably_claim` takes no job list).
+    const leaseEarlier = (runId: string) =>
+      Effect.zipRight(
+        sql`UPDATE durably_runs SET status = 'leased', lease_owner = 'w', lease_expires_at = 60000, lease_ms = 60000,
+            lease_generation = lease_generation + 1, attempt = attempt + 1, started_at = 0, updated_at = 0
+          WHERE id = ${runId}`,
+        store.getRun(runId)
+      )
+    const first = yield* leaseEarlier(pending.run.id)
     yield* store.complete({ runId: first.id, generation: first.leaseGeneration }, { ok: true }, { deleteSteps: false })
-    const held = Option.getOrThrow(yield* store.claim({ workerId: "w", leaseMs: 60_000 }))
+    const held = yield* leaseEarlier(keyed.run.id)
     const lease = { runId: held.id, generation: held.leaseGeneration }
     // Step rows as the earlier schema has them (no attempt column): the held run's
     // completed step, and the finished run's history of one step failing twice and then completing.
@@ -65,9 +73,9 @@ const upgrade = <E>(client: Layer.Layer<SqlClient.SqlClient, E>) =>
     expect(plain.disposition).toBe("created")
     // Claims go on: the two runs still pending (one from before, the new one) are claimed, then none.
     const waiting = [pending.run.id, keyed.run.id, done.run.id, plain.run.id].filter((id) => id !== first.id && id !== held.id)
-    const claimed = [yield* current.claim({ workerId: "w2", leaseMs: 60_000 }), yield* current.claim({ workerId: "w2", leaseMs: 60_000 })]
+    const claimed = [yield* current.claim({ workerId: "w2", leaseMs: 60_000, jobNames: ["j"] }), yield* current.claim({ workerId: "w2", leaseMs: 60_000, jobNames: ["j"] })]
     expect(claimed.map((run) => Option.getOrThrow(run).id).sort()).toEqual(waiting.sort())
-    expect(Option.isNone(yield* current.claim({ workerId: "w2", leaseMs: 60_000 }))).toBe(true)
+    expect(Option.isNone(yield* current.claim({ workerId: "w2", leaseMs: 60_000, jobNames: ["j"] }))).toBe(true)
   })
 
 describe("upgrading a database made by migrations 1–3", () => {

@@ -1,7 +1,7 @@
 // `PreparedSql` on PostgreSQL: the store's hot statements are named prepared
 // statements. One prepared before a migration changes its table's columns
 // must keep working after it (PostgreSQL refuses the stale plan once).
-import { PreparedSql } from "@durably/core/PreparedSql"
+import { PreparedSql } from "@durably/core/Internal"
 import { Store } from "@durably/core/Store"
 import { NodeStore } from "@durably/node"
 import { SqlClient } from "@effect/sql"
@@ -22,7 +22,7 @@ describe.skipIf(!pgAvailable)("PreparedSql on PostgreSQL", () => {
         yield* sql`ALTER TABLE durably_runs ADD COLUMN added_later TEXT`
         expect((yield* read)[0]).toMatchObject({ id: run.id, added_later: null })
         // The store's own prepared statements recover the same way.
-        const claimed = yield* store.claim({ workerId: "w", leaseMs: 30_000 })
+        const claimed = yield* store.claim({ workerId: "w", leaseMs: 30_000, jobNames: ["job"] })
         expect(Option.map(claimed, (r) => r.id)).toEqual(Option.some(run.id))
       })
     )

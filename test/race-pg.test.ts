@@ -46,7 +46,7 @@ const claimAtOnce = (all: ReadonlyArray<Client>) =>
     Effect.all(
       all.map((client) =>
         Effect.map(
-          client.store.claim({ workerId: client.workerId, leaseMs }),
+          client.store.claim({ workerId: client.workerId, leaseMs, jobNames: ["race"] }),
           Option.map((run): Win => ({ client, run }))
         )
       ),

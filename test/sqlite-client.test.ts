@@ -4,12 +4,13 @@
 // still work from inside the calling fiber's own transaction. A claim on a
 // FULL connection commits relaxed, and leaves the connection at FULL.
 import { Store } from "@durably/core/Store"
-import type { SyncConnection } from "@durably/core/SyncSqlite"
-import { SyncSqlite } from "@durably/core/SyncSqlite"
+import type { SyncConnection } from "@durably/core/Internal"
+import { SyncSqlite } from "@durably/core/Internal"
 import { NodeStore } from "@durably/node"
 import { SqlClient } from "@effect/sql"
 import { expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Exit, Fiber } from "effect"
+import { enqueueNowOf } from "../packages/core/src/internal/storeDoors.js"
 import { freshFile } from "./support/sqlite.js"
 
 const layer = freshFile((filename) => NodeStore.sqlite({ filename }))
@@ -49,8 +50,10 @@ it.layer(layer)("SQLite client with direct access", (it) => {
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       const store = yield* Store
-      const enqueueNow = store.enqueueNow
+      const enqueueNow = enqueueNowOf(store)
       if (enqueueNow === undefined) return expect.fail("the SQLite store enqueues at once")
+      // A decorator is a new object: it offers no synchronous enqueue that would bypass it.
+      expect(enqueueNowOf({ ...store })).toBeUndefined()
       const inside = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const transaction = yield* Effect.fork(
@@ -114,7 +117,7 @@ it.layer(full)("SQLite client with synchronous = FULL", (it) => {
       const store = yield* Store
       const sync = yield* SyncSqlite
       yield* store.enqueue({ jobName: "job", input: { n: 1 } })
-      const claimed = yield* store.claim({ workerId: "w", leaseMs: 30_000 })
+      const claimed = yield* store.claim({ workerId: "w", leaseMs: 30_000, jobNames: ["job"] })
       expect(claimed._tag).toBe("Some")
       expect(yield* sync.use(level)).toBe(2)
     })

@@ -67,4 +67,16 @@ describe("SQLite query plans", () => {
       expect(plans.filter((plan) => /SCAN durably_runs(?! USING)/.test(plan))).toEqual([])
     }).pipe(Effect.provide(layer))
   )
+
+  it.scoped("a claim for some jobs walks the claimable index and checks keys through the concurrency index", () =>
+    Effect.gen(function* () {
+      const store = yield* Store
+      yield* store.enqueue({ jobName: "a", input: {}, concurrencyKey: "k" })
+      const plans = yield* plansOf(store.claim({ workerId: "w", leaseMs: 30_000, jobNames: ["a", "b"] }))
+      expect(plans).toHaveLength(1)
+      expect(plans[0]).toContain("USING INDEX durably_runs_claimable")
+      expect(plans[0]).toContain("USING INDEX durably_runs_concurrency")
+      expect(plans[0]).not.toMatch(/SCAN durably_runs(?! USING)/)
+    }).pipe(Effect.provide(layer))
+  )
 })

@@ -3,20 +3,22 @@
 // expiry is driven by `TestClock.adjust`.
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import type { Store as StoreService } from "@durably/core/Store"
+import type { Enqueued, Store as StoreService } from "@durably/core/Store"
 import { Store } from "@durably/core/Store"
-import { Effect, Either, Option, TestClock } from "effect"
+import { Context, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
 import type { Layer } from "effect"
 
 type Env = Store | SqlClient.SqlClient
 type StoreApi = StoreService["Type"]
 
 const leaseMs = 30_000
+/** Every job the suite enqueues runs of. */
+const jobNames = ["j", "a", "b", "c", "sync"]
 const keep = { deleteSteps: false }
 const cleanup = { deleteSteps: true }
 
 const claimOrFail = (store: StoreApi, workerId = "w1") =>
-  Effect.flatMap(store.claim({ workerId, leaseMs }), (claimed) =>
+  Effect.flatMap(store.claim({ workerId, leaseMs, jobNames }), (claimed) =>
     Option.match(claimed, { onNone: () => Effect.dieMessage("expected a claimable run"), onSome: Effect.succeed })
   )
 
@@ -176,10 +178,10 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
 
       test("finds nothing when the queue is empty or every run is live-leased", (store) =>
         Effect.gen(function* () {
-          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs }))).toBe(true)
+          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs, jobNames }))).toBe(true)
           yield* store.enqueue({ jobName: "j", input: 1 })
           yield* claimOrFail(store)
-          expect(Option.isNone(yield* store.claim({ workerId: "w2", leaseMs }))).toBe(true)
+          expect(Option.isNone(yield* store.claim({ workerId: "w2", leaseMs, jobNames }))).toBe(true)
         }))
 
       test("an expired lease is reclaimed with the next generation and attempt", (store) =>
@@ -187,7 +189,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           yield* store.enqueue({ jobName: "j", input: 1 })
           const first = yield* claimOrFail(store, "w1")
           yield* TestClock.adjust(leaseMs - 1)
-          expect(Option.isNone(yield* store.claim({ workerId: "w2", leaseMs }))).toBe(true)
+          expect(Option.isNone(yield* store.claim({ workerId: "w2", leaseMs, jobNames }))).toBe(true)
           yield* TestClock.adjust(1)
           const second = yield* claimOrFail(store, "w2")
           expect(second.id).toBe(first.id)
@@ -204,7 +206,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           const free = (yield* store.enqueue({ jobName: "c", input: 1 })).run
           expect((yield* claimOrFail(store)).id).toBe(a1.id)
           expect((yield* claimOrFail(store)).id).toBe(free.id)
-          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs }))).toBe(true)
+          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs, jobNames }))).toBe(true)
           const lease = leaseOf(yield* store.getRun(a1.id))
           yield* store.complete(lease, null, keep)
           expect((yield* claimOrFail(store)).id).toBe(b1.id)
@@ -231,7 +233,149 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           yield* TestClock.adjust(leaseMs)
           const reclaimed = yield* claimOrFail(store, "w2")
           expect(reclaimed.id).toBe(a.id)
-          expect(Option.isNone(yield* store.claim({ workerId: "w3", leaseMs }))).toBe(true)
+          expect(Option.isNone(yield* store.claim({ workerId: "w3", leaseMs, jobNames }))).toBe(true)
+        }))
+    })
+
+    describe("claim by job", () => {
+      test("a claim takes only runs of the jobs it is given", (store) =>
+        Effect.gen(function* () {
+          const b = (yield* store.enqueue({ jobName: "b", input: 1 })).run
+          const a = (yield* store.enqueue({ jobName: "a", input: 2 })).run
+          const onlyA = { workerId: "w", leaseMs, jobNames: ["a"] }
+          expect(Option.map(yield* store.claim(onlyA), (run) => run.id)).toEqual(Option.some(a.id))
+          expect(Option.isNone(yield* store.claim(onlyA))).toBe(true)
+          expect((yield* store.getRun(b.id)).status).toBe("pending")
+          const onlyB = { workerId: "w", leaseMs, jobNames: ["b", "missing"] }
+          expect(Option.map(yield* store.claim(onlyB), (run) => run.id)).toEqual(Option.some(b.id))
+        }))
+
+      test("an empty job list claims nothing", (store) =>
+        Effect.gen(function* () {
+          const run = (yield* store.enqueue({ jobName: "j", input: 1 })).run
+          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs, jobNames: [] }))).toBe(true)
+          expect((yield* store.getRun(run.id)).status).toBe("pending")
+        }))
+
+      test("an older unfinished run of another job still holds the concurrency key", (store) =>
+        Effect.gen(function* () {
+          const b = (yield* store.enqueue({ jobName: "b", input: 1, concurrencyKey: "k" })).run
+          const a = (yield* store.enqueue({ jobName: "a", input: 2, concurrencyKey: "k" })).run
+          const onlyA = { workerId: "w", leaseMs, jobNames: ["a"] }
+          expect(Option.isNone(yield* store.claim(onlyA))).toBe(true)
+          const held = yield* store.claim({ workerId: "w", leaseMs, jobNames: ["b"] })
+          expect(Option.map(held, (run) => run.id)).toEqual(Option.some(b.id))
+          expect(Option.isNone(yield* store.claim(onlyA))).toBe(true)
+          yield* store.complete(leaseOf(Option.getOrThrow(held)), null, keep)
+          expect(Option.map(yield* store.claim(onlyA), (run) => run.id)).toEqual(Option.some(a.id))
+        }))
+    })
+
+    describe("enqueue inside the caller's transaction", () => {
+      /** Whether the run exists, asked outside the transaction (waits for it to end on SQLite). */
+      const outside = <A, E>(effect: Effect.Effect<A, E, Env>) =>
+        Effect.mapInputContext(effect, (context: Context.Context<Env>) => Context.omit(SqlClient.TransactionConnection)(context))
+
+      const committedOf = (enqueued: Enqueued) =>
+        enqueued.committed === undefined ? Effect.dieMessage("expected committed: the enqueue joined a transaction") : enqueued.committed
+
+      test("a rolled-back enqueue leaves no run, and committed answers false", (store) =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const enqueued: Array<Enqueued> = []
+          const rolledBack = yield* Effect.exit(
+            sql.withTransaction(
+              Effect.gen(function* () {
+                enqueued.push(yield* store.enqueue({ jobName: "j", input: 1 }))
+                enqueued.push(yield* store.enqueue({ jobName: "j", input: 2, labels: { team: "x" } }))
+                enqueued.push(yield* store.enqueue({ jobName: "j", input: 3, idempotencyKey: "k" }))
+                enqueued.push(yield* store.enqueue({ jobName: "j", input: 4, concurrencyKey: "c", coalesce: "skip" }))
+                return yield* Effect.fail("roll back")
+              })
+            )
+          )
+          expect(Exit.isFailure(rolledBack)).toBe(true)
+          expect(enqueued).toHaveLength(4)
+          for (const each of enqueued) {
+            expect(yield* committedOf(each)).toBe(false)
+            expect(yield* errorTag(store.getRun(each.run.id))).toBe("NotFoundError")
+          }
+          expect(yield* store.getRuns()).toEqual([])
+          const labels = yield* sql<{ n: number | string }>`SELECT count(*) AS n FROM durably_run_labels`
+          expect(Number(labels[0]?.n)).toBe(0)
+          // The idempotency key is free again.
+          expect((yield* store.enqueue({ jobName: "j", input: 5, idempotencyKey: "k" })).disposition).toBe("created")
+        }))
+
+      test("a committed enqueue answers true and its run is there; outside a transaction there is no committed", (store) =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const [plain, labelled] = yield* sql.withTransaction(
+            Effect.all([
+              store.enqueue({ jobName: "j", input: 1 }),
+              store.enqueue({ jobName: "j", input: 2, labels: { team: "x" }, concurrencyKey: "c", coalesce: "skip" })
+            ])
+          )
+          expect(yield* committedOf(plain)).toBe(true)
+          expect(yield* committedOf(labelled)).toBe(true)
+          expect((yield* store.getRun(plain.run.id)).status).toBe("pending")
+          expect((yield* store.getRun(labelled.run.id)).labels).toEqual({ team: "x" })
+          expect((yield* store.enqueue({ jobName: "j", input: 3 })).committed).toBeUndefined()
+          expect((yield* store.enqueueBatch([{ jobName: "j", input: 4 }]))[0]?.committed).toBeUndefined()
+        }))
+
+      test("committed answers only once the transaction has ended, and the run is not seen outside before", (store) =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+          const answer = yield* sql.withTransaction(
+            Effect.gen(function* () {
+              const enqueued = yield* store.enqueue({ jobName: "j", input: 1 })
+              const answer = yield* Effect.fork(committedOf(enqueued))
+              const seen = yield* Effect.fork(outside(Effect.either(store.getRun(enqueued.run.id))))
+              if (isPg) {
+                // Another pooled connection: the uncommitted run is not there.
+                const read = yield* Fiber.join(seen)
+                expect(Either.isLeft(read) && read.left._tag).toBe("NotFoundError")
+              }
+              yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 50)))
+              expect(answer.unsafePoll()).toBeNull()
+              // SQLite's one connection is the transaction's until it ends.
+              if (!isPg) expect(seen.unsafePoll()).toBeNull()
+              return { answer, seen, id: enqueued.run.id }
+            })
+          )
+          expect(yield* Fiber.join(answer.answer)).toBe(true)
+          if (!isPg) expect(Either.isRight(yield* Fiber.join(answer.seen))).toBe(true)
+          expect((yield* store.getRun(answer.id)).status).toBe("pending")
+        }))
+
+      test("enqueueBatch joins the caller's transaction", (store) =>
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          const batches = [
+            [{ jobName: "j", input: 1 }, { jobName: "j", input: 2 }],
+            [{ jobName: "j", input: 3, labels: { a: "b" } }, { jobName: "j", input: 4, idempotencyKey: "x" }]
+          ]
+          for (const batch of batches) {
+            const enqueued: Array<Enqueued> = []
+            const rolledBack = yield* Effect.exit(
+              sql.withTransaction(
+                Effect.flatMap(store.enqueueBatch(batch), (results) => {
+                  enqueued.push(...results)
+                  return Effect.fail("roll back")
+                })
+              )
+            )
+            expect(Exit.isFailure(rolledBack)).toBe(true)
+            expect(enqueued).toHaveLength(2)
+            for (const each of enqueued) expect(yield* committedOf(each)).toBe(false)
+            expect(yield* store.getRuns()).toEqual([])
+            const kept = yield* sql.withTransaction(store.enqueueBatch(batch))
+            for (const each of kept) expect(yield* committedOf(each)).toBe(true)
+            expect(yield* store.getRuns()).toHaveLength(2)
+            for (const each of kept) yield* store.deleteRun(each.run.id)
+          }
         }))
     })
 
@@ -436,7 +580,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect(yield* errorTag(store.persistStep(leaseOf(held), step("two", 1)))).toBe("LeaseLostError")
           expect(yield* errorTag(store.complete(leaseOf(held), 1, keep))).toBe("LeaseLostError")
           expect((yield* store.getRun(leased.id)).status).toBe("cancelled")
-          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs }))).toBe(true)
+          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs, jobNames }))).toBe(true)
         }))
 
       test("cancelling a terminal run is a ConflictError and changes nothing", (store) =>
@@ -544,10 +688,10 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
       test("a corrupt run is failed at claim time and the next run is still claimable", (store) =>
         Effect.gen(function* () {
           const { bad, good } = yield* corrupt("input", "{not json")
-          const first = yield* Effect.either(store.claim({ workerId: "w", leaseMs }))
+          const first = yield* Effect.either(store.claim({ workerId: "w", leaseMs, jobNames }))
           expect(Either.isLeft(first) && first.left).toMatchObject({ _tag: "CorruptRowError", runId: bad.id })
           expect((yield* claimOrFail(store)).id).toBe(good.id)
-          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs }))).toBe(true)
+          expect(Option.isNone(yield* store.claim({ workerId: "w", leaseMs, jobNames }))).toBe(true)
           const sql = yield* SqlClient.SqlClient
           const rows = yield* sql<{ status: string; error: string }>`SELECT status, error FROM durably_runs WHERE id = ${bad.id}`
           expect(rows[0]?.status).toBe("failed")

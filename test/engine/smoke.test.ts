@@ -30,7 +30,7 @@ it.live("a job runs its steps and completes", () =>
   }).pipe(
     Effect.provide(
       freshFile((filename) =>
-        DurablyNode.sqlite({ filename, jobs: [hello], pollingIntervalMs: 20 }).pipe(
+        DurablyNode.sqlite({ filename, jobs: [hello], pollingInterval: "20 millis" }).pipe(
           Layer.provide(Layer.succeed(Greeter, { greet: (n) => `hello ${n}` }))
         )
       )

@@ -204,7 +204,7 @@ describe("step writes", () => {
             return yield* Step.run("two", Effect.as(count("two"), 2))
           })
       })
-      const first = yield* setup({ jobs: [job], shutdownTimeoutMs: 50 })
+      const first = yield* setup({ jobs: [job], shutdownTimeout: "50 millis" })
       const { run } = yield* first.durably.trigger(job, null)
       const processing = yield* Effect.fork(first.worker.processOne)
       yield* Deferred.await(between)

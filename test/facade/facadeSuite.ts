@@ -1441,9 +1441,12 @@ export const facadeSuite = (label: string, makeDatabase: MakeDatabase): void => 
           }
         })
 
-      it("stop() with shutdownTimeoutMs interrupts a run stuck in a long step and leaves it resumable", async () => {
+      // A step interrupted mid-body keeps the run's lease until it expires (its body may not have stopped).
+      const shortLease = { leaseMs: 1_000, leaseRenewIntervalMs: 200 }
+
+      it("stop() with shutdownTimeoutMs interrupts a run stuck in a long step and leaves it resumable once its lease expired", async () => {
         const state = { first: 0, slow: 0, slowStarted: deferred() }
-        const durably = open({ jobs: { stuck: stuckJob(state) }, shutdownTimeoutMs: 50 })
+        const durably = open({ jobs: { stuck: stuckJob(state) }, shutdownTimeoutMs: 50, ...shortLease })
         await durably.init()
         const run = await durably.jobs.stuck.trigger({})
         await within(state.slowStarted.promise, "the slow step to start")
@@ -1451,7 +1454,7 @@ export const facadeSuite = (label: string, makeDatabase: MakeDatabase): void => 
         await durably.stop()
         expect(Date.now() - before).toBeLessThan(5_000)
         const after = await durably.getRun(run.id)
-        expect(after).toMatchObject({ status: "pending", leaseOwner: null })
+        expect(after).toMatchObject({ status: "leased", leaseGeneration: 1 })
         // Shutdown keeps the completed steps even with preserveSteps false.
         expect((await durably.getSteps(run.id)).map(({ name, status }) => ({ name, status }))).toEqual([
           { name: "first", status: "completed" }
@@ -1465,7 +1468,7 @@ export const facadeSuite = (label: string, makeDatabase: MakeDatabase): void => 
       it("dispose() returns promptly mid-step, and a new instance on the same database completes the run", async () => {
         const state = { first: 0, slow: 0, slowStarted: deferred() }
         const job = stuckJob(state)
-        const first = open({ jobs: { stuck: job }, shutdownTimeoutMs: 50 })
+        const first = open({ jobs: { stuck: job }, shutdownTimeoutMs: 50, ...shortLease })
         await first.init()
         const run = await first.jobs.stuck.trigger({})
         await within(state.slowStarted.promise, "the slow step to start")
@@ -1474,7 +1477,7 @@ export const facadeSuite = (label: string, makeDatabase: MakeDatabase): void => 
         expect(Date.now() - before).toBeLessThan(5_000)
 
         const second = open({ jobs: { stuck: job } })
-        expect(await second.getRun(run.id)).toMatchObject({ status: "pending", leaseOwner: null })
+        expect(await second.getRun(run.id)).toMatchObject({ status: "leased", leaseGeneration: 1 })
         await second.init()
         const done = await within(second.waitForRun(run.id), "the resumed run")
         expect(done).toMatchObject({ status: "completed", output: { slow: "fast" }, attempt: 2 })

@@ -64,7 +64,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "durably-bad-input-"))
   scope = await run(Scope.make())
   const app = NodeHttp.server({ port: 0 }).pipe(
-    Layer.provideMerge(DurablyNode.sqlite({ filename: join(dir, "durably.db"), jobs: [greet, anything], pollingIntervalMs: 20 }))
+    Layer.provideMerge(DurablyNode.sqlite({ filename: join(dir, "durably.db"), jobs: [greet, anything], pollingInterval: "20 millis" }))
   )
   const context = await run(Layer.buildWithScope(app, scope))
   const address = Context.get(context, HttpServer.HttpServer).address
@@ -671,7 +671,7 @@ describe("malformed requests against a real Node server", () => {
     expect(response.status).toBe(200)
     const { disposition, runId } = (await response.json()) as { runId: string; disposition: string }
     expect(disposition).toBe("created")
-    const done = await run(durably.waitForRun(runId, { timeoutMs: 10_000 }))
+    const done = await run(durably.waitForRun(runId, { timeout: "10 seconds" }))
     expect(done.status).toBe("completed")
     expect(done.output).toBe("hi after")
     const one = await fetch(`${base}/run?runId=${runId}`)

@@ -78,7 +78,7 @@ beforeAll(async () => {
   scope = await run(Scope.make())
   const engine = await run(
     Layer.buildWithScope(
-      DurablyNode.sqlite({ filename: join(dir, "durably.db"), jobs: [hold], pollingIntervalMs: 20, shutdownTimeoutMs: 2000 }),
+      DurablyNode.sqlite({ filename: join(dir, "durably.db"), jobs: [hold], pollingInterval: "20 millis", shutdownTimeout: "2 seconds" }),
       scope
     )
   )
@@ -104,7 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await run(Deferred.succeed(gate, undefined))
-  if (runId !== undefined) await run(Effect.ignore(durably.waitForRun(runId, { timeoutMs: 5000 })))
+  if (runId !== undefined) await run(Effect.ignore(durably.waitForRun(runId, { timeout: "5 seconds" })))
   if (web !== undefined) await web.dispose()
   if (scope !== undefined) await run(Scope.close(scope, Exit.void))
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true })

@@ -198,6 +198,14 @@ export const facadeJobs = (gates: Gates) => ({
 
 /** Engine settings of every harness: one run at a time, steps kept, a quick shutdown. */
 export const engineOptions = {
+  pollingInterval: "20 millis",
+  maxConcurrentRuns: 1,
+  preserveSteps: true,
+  shutdownTimeout: "1 second"
+} as const
+
+/** The same settings as `createDurably` takes them. */
+export const facadeEngineOptions = {
   pollingIntervalMs: 20,
   maxConcurrentRuns: 1,
   preserveSteps: true,
@@ -320,7 +328,7 @@ export const openWebApi = async <Ctx>(options: DurablyHttp.Options<Ctx>): Promis
 export const openFacadeApi = async <Ctx>(options: DurablyHandlerOptions<Ctx>): Promise<Api> => {
   const database = tempDatabase()
   const gates = new Gates()
-  const durably = createDurably({ database: database.filename, jobs: facadeJobs(gates), ...engineOptions })
+  const durably = createDurably({ database: database.filename, jobs: facadeJobs(gates), ...facadeEngineOptions })
   try {
     await durably.init()
   } catch (error) {

@@ -53,7 +53,7 @@ const dataDir = join(import.meta.dirname, "..", ".data")
 mkdirSync(dataDir, { recursive: true })
 const filename = join(dataDir, "effect-program.db")
 
-const DurablyLive = DurablyNode.sqlite({ filename, jobs: [importOrders], pollingIntervalMs: 50 }).pipe(
+const DurablyLive = DurablyNode.sqlite({ filename, jobs: [importOrders], pollingInterval: "50 millis" }).pipe(
   Layer.provide(OrdersLive)
 )
 

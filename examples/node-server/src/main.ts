@@ -83,9 +83,9 @@ const Banner = Layer.effectDiscard(
 const DurablyLive = DurablyNode.sqlite({
   filename,
   jobs: [sendWelcome],
-  pollingIntervalMs: 100,
+  pollingInterval: "100 millis",
   preserveSteps: true,
-  shutdownTimeoutMs: 10_000
+  shutdownTimeout: "10 seconds"
 })
 
 const Main = Banner.pipe(Layer.provideMerge(NodeHttp.server({ port, host })), Layer.provide(DurablyLive))

@@ -3,56 +3,24 @@
  *
  * @since 0.1.0
  */
-import type { Duration, Either, Layer, Schema, Stream } from "effect"
-import { Context, Effect } from "effect"
-import type {
-  CancelledError,
-  ConflictError,
-  CorruptRowError,
-  JobFailedError,
-  NotFoundError,
-  StoreError,
-  ValidationError,
-  WaitTimeoutError
-} from "./DurablyError.js"
+import type { Schema, Stream } from "effect"
+import { Context, Effect, Layer } from "effect"
+import type { ConflictError, CorruptRowError, NotFoundError, StoreError, ValidationError } from "./DurablyError.js"
 import type { DurablyEvent } from "./DurablyEvent.js"
 import type { EventBus } from "./EventBus.js"
-import { makeEngine, validateOptions } from "./internal/engine.js"
+import { makeEngine } from "./internal/engine.js"
+import type { Options } from "./internal/options.js"
+import { validateOptions } from "./internal/options.js"
+import type { RunsFilter, TriggerError, TriggerOptions, Triggered, WaitError, WaitOptions } from "./internal/types.js"
+import type { UnsafeTrigger } from "./internal/unsafe.js"
+import { registerUnsafeTrigger } from "./internal/unsafe.js"
 import type * as Job from "./Job.js"
-import type { Labels, LogEntry, Run, StepRecord } from "./Run.js"
+import type { LogEntry, Run, StepRecord } from "./Run.js"
 import type { Disposition, RunFilter, Store } from "./Store.js"
-import type { Worker } from "./Worker.js"
+import { Worker } from "./Worker.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
-export interface TriggerOptions {
-  /** A second trigger with the same key (per job) returns the first run and adds none. */
-  readonly idempotencyKey?: string | undefined
-  /** Runs sharing a key execute one at a time, in trigger order, across all jobs and workers. */
-  readonly concurrencyKey?: string | undefined
-  /** `skip`: when a run with this concurrency key is still pending, return it instead of adding one. */
-  readonly coalesce?: "skip" | undefined
-  readonly labels?: Labels | undefined
-}
-
-/** @since 0.1.0 @category models */
-export interface Triggered {
-  readonly run: Run
-  readonly disposition: Disposition
-}
-
-/** @since 0.1.0 @category models */
-export interface WaitOptions {
-  readonly timeoutMs?: number | undefined
-}
-
-/** @since 0.1.0 @category models */
-export type TriggerError = ValidationError | NotFoundError | StoreError | CorruptRowError
-
-/** @since 0.1.0 @category models */
-export type WaitError = JobFailedError | CancelledError | WaitTimeoutError | NotFoundError | StoreError | CorruptRowError
+export type { Options } from "./internal/options.js"
+export type { RunsFilter, TriggerError, TriggerOptions, Triggered, WaitError, WaitOptions } from "./internal/types.js"
 
 /**
  * @since 0.1.0
@@ -69,27 +37,17 @@ export class Durably extends Context.Tag("@durably/core/Durably")<
      * The same job again is a no-op; another job under a taken name fails.
      */
     readonly register: (jobs: ReadonlyArray<Job.Standalone>) => Effect.Effect<void, ValidationError>
-    /** Validates the input against the job's schema, stores a run and wakes the worker. */
+    /**
+     * Validates the input against the job's schema, stores a run, publishes
+     * `run:trigger` and wakes the worker. Inside the caller's open `SqlClient`
+     * transaction the run is written in that transaction, and the event and
+     * the wake-up wait for its commit (a rollback leaves neither).
+     */
     readonly trigger: <J extends Job.Any>(
       job: J,
       input: Schema.Schema.Type<J["input"]>,
       options?: TriggerOptions
     ) => Effect.Effect<Triggered, TriggerError>
-    /**
-     * `trigger` started at once, outside the runtime, with `now` (epoch ms) for
-     * the current time. When it can be done at once (the input encodes
-     * synchronously and the store writes without waiting: SQLite, its
-     * connection free) it is, and the answer is an `Either` (`Either.isEither`).
-     * Otherwise nothing is written yet, and the answer is the effect that does
-     * the rest. For the Promise facade, which would otherwise start a fiber for
-     * each trigger.
-     */
-    readonly unsafeTrigger: <J extends Job.Any>(
-      job: J,
-      input: Schema.Schema.Type<J["input"]>,
-      options: TriggerOptions | undefined,
-      now: number
-    ) => Either.Either<Triggered, TriggerError> | Effect.Effect<Triggered, TriggerError>
     /** Like `trigger` for a job named at run time with input of unknown shape (HTTP, facade). */
     readonly triggerByName: (
       jobName: string,
@@ -128,45 +86,26 @@ export class Durably extends Context.Tag("@durably/core/Durably")<
     }) => Effect.Effect<number, StoreError>
     /** Waits until the run is terminal: the completed run, or `JobFailedError` / `CancelledError`. */
     readonly waitForRun: (runId: string, options?: WaitOptions) => Effect.Effect<Run, WaitError>
-    /** The run's events from now on; ends after its terminal event (at once for a finished run). */
+    /**
+     * The run's events from now on; ends after its terminal event (at once for
+     * a finished run). A run executing in another process is followed by
+     * polling the store every `pollingInterval`: its step results, progress,
+     * log entries, new leases and end are delivered as they are stored.
+     */
     readonly subscribe: (
       runId: string
     ) => Stream.Stream<DurablyEvent, NotFoundError | StoreError | CorruptRowError>
+    /**
+     * The run-list events (`run:trigger`, `run:leased`, `run:progress`,
+     * `run:complete`, `run:fail`, `run:cancel`, `run:retry`, `run:delete`) of
+     * the runs `filter` selects, from now on: this process's at once, other
+     * processes' as the store is polled every `pollingInterval`.
+     */
+    readonly subscribeRuns: (filter?: RunsFilter) => Stream.Stream<DurablyEvent, StoreError | CorruptRowError>
     readonly processOne: Effect.Effect<boolean, StoreError>
     readonly processUntilIdle: (options?: { readonly maxRuns?: number | undefined }) => Effect.Effect<number, StoreError>
   }
 >() {}
-
-/**
- * Engine settings; every duration is in milliseconds.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Options<J extends Job.Any> {
-  readonly jobs: ReadonlyArray<J>
-  /** Lease owner name; default `worker-<random>`. */
-  readonly workerId?: string | undefined
-  /** How often an idle worker looks for runs (default 1000). */
-  readonly pollingIntervalMs?: number | undefined
-  /** How often a lease is renewed while no step is written (default 5000). */
-  readonly leaseRenewIntervalMs?: number | undefined
-  /** How long a lease lasts without renewal (default 30000). */
-  readonly leaseMs?: number | undefined
-  /** Runs executed at once by this worker (default 1). */
-  readonly maxConcurrentRuns?: number | undefined
-  /** Keep step outputs after a run finishes (default false). */
-  readonly preserveSteps?: boolean | undefined
-  /** How long `stop` waits for in-flight runs before interrupting them (default 30000). */
-  readonly shutdownTimeoutMs?: number | undefined
-  /**
-   * Purge finished runs older than this (e.g. `"30 days"`), checked while the
-   * worker is idle, at most once a minute, 100 runs at a time. Default: keep all.
-   */
-  readonly retainRuns?: Duration.DurationInput | undefined
-  /** Start the polling loop when the layer is built (default true). */
-  readonly autoStart?: boolean | undefined
-}
 
 /**
  * `Durably` and its `Worker`, over a `Store` and an `EventBus`. The jobs'
@@ -177,8 +116,20 @@ export interface Options<J extends Job.Any> {
  */
 export const layer = <J extends Job.Any>(
   options: Options<J>
-): Layer.Layer<Durably | Worker, ValidationError, Store | EventBus | Job.Requirements<J>> => makeEngine(options)
-
+): Layer.Layer<Durably | Worker, ValidationError, Store | EventBus | Job.Requirements<J>> =>
+  Layer.scopedContext(
+    Effect.map(makeEngine(options), (engine) => {
+      // The engine's methods take any job and input; these are their typed faces.
+      const durably = Durably.of({
+        ...engine.durably,
+        trigger: engine.durably.trigger as Durably["Type"]["trigger"],
+        triggerAndWait: engine.durably.triggerAndWait as Durably["Type"]["triggerAndWait"],
+        batchTrigger: engine.durably.batchTrigger as Durably["Type"]["batchTrigger"]
+      })
+      registerUnsafeTrigger(durably, engine.unsafeTrigger as UnsafeTrigger)
+      return Context.make(Durably, durably).pipe(Context.add(Worker, engine.worker))
+    })
+  )
 
 /**
  * Checks engine options without building anything: a `ValidationError` names

@@ -12,6 +12,7 @@
 import type { Scope } from "effect"
 import { Clock, Context, Effect, Layer, Queue, Stream } from "effect"
 import type { DurablyEvent, EventOf, EventType } from "./DurablyEvent.js"
+import { registerUnsafeEmit } from "./internal/unsafe.js"
 
 /**
  * @since 0.1.0
@@ -28,11 +29,6 @@ export class EventBus extends Context.Tag("@durably/core/EventBus")<
      * `type`: an event nobody listens for costs nothing.
      */
     readonly emit: <T extends EventType>(type: T, build: (timestamp: Date) => EventOf<T>) => Effect.Effect<void>
-    /**
-     * `emit` done at once, with `now` (epoch ms) for the current time: for a
-     * caller that is not running an effect (the facade's synchronous trigger).
-     */
-    readonly unsafeEmit: <T extends EventType>(type: T, build: (timestamp: Date) => EventOf<T>, now: number) => void
     /** Every event published from now on. */
     readonly events: Stream.Stream<DurablyEvent>
     /**
@@ -120,7 +116,7 @@ export const make = Effect.gen(function* () {
     for (const subscription of takers) if (asks(subscription.wants, event)) subscription.queue.unsafeOffer(event)
   }
 
-  return EventBus.of({
+  const bus = EventBus.of({
     publish: (event) =>
       Effect.sync(() => {
         const found = takers(event.type)
@@ -133,15 +129,16 @@ export const make = Effect.gen(function* () {
           ? Effect.void
           : Effect.map(Clock.currentTimeMillis, (ms) => offer(found, build(new Date(ms))))
       }),
-    unsafeEmit: (type, build, now) => {
-      const found = takers(type)
-      if (found !== undefined) offer(found, build(new Date(now)))
-    },
     events: Stream.unwrapScoped(Effect.map(subscribe, (queue) => Stream.fromQueue(queue))),
     subscribe,
     subscribeWhere,
     subscribers: Effect.sync(() => subscriptions.size)
   })
+  registerUnsafeEmit(bus, (type, build, now) => {
+    const found = takers(type)
+    if (found !== undefined) offer(found, build(new Date(now)))
+  })
+  return bus
 })
 
 /**

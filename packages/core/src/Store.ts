@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import type { Effect, Either, Option } from "effect"
+import type { Effect, Option } from "effect"
 import { Context } from "effect"
 import type {
   ConflictError,
@@ -44,6 +44,13 @@ export type Disposition = "created" | "idempotent" | "coalesced"
 export interface Enqueued {
   readonly run: Run
   readonly disposition: Disposition
+  /**
+   * Present when the enqueue joined the caller's open transaction: completes
+   * once that transaction has ended, with true when the run was committed and
+   * false when it was rolled back. Awaiting it inside that transaction never
+   * completes.
+   */
+  readonly committed?: Effect.Effect<boolean> | undefined
 }
 
 /**
@@ -61,6 +68,8 @@ export interface Lease {
 export interface ClaimOptions {
   readonly workerId: string
   readonly leaseMs: number
+  /** Only runs of these jobs are claimed; an empty list claims nothing. */
+  readonly jobNames: ReadonlyArray<string>
 }
 
 /** @since 0.1.0 @category models */
@@ -112,26 +121,20 @@ export class Store extends Context.Tag("@durably/core/Store")<
   {
     /** Apply the schema migrations; safe to call from several processes at once. */
     readonly migrate: Effect.Effect<void, StoreError>
-    /** Enqueue one run (one statement when there are no labels and no coalescing). */
-    readonly enqueue: (request: EnqueueRequest) => Effect.Effect<Enqueued, StoreError | CorruptRowError>
     /**
-     * `enqueue` at `now` (epoch ms) done at once, for a store that can write
-     * without waiting (SQLite, while no transaction holds the connection): its
-     * outcome, or `undefined` when only `enqueue` can do it. A trigger then
-     * runs no effect around its statement. A decorator that changes `enqueue`
-     * must leave this out or change it alike.
+     * Enqueue one run (one statement when there are no labels and no
+     * coalescing). Inside the caller's open `SqlClient` transaction it joins
+     * that transaction, and `committed` tells how it ended.
      */
-    readonly enqueueNow?: (
-      request: EnqueueRequest,
-      now: number
-    ) => Either.Either<Enqueued, StoreError | CorruptRowError> | undefined
-    /** Enqueue many runs in one transaction; results in input order. */
+    readonly enqueue: (request: EnqueueRequest) => Effect.Effect<Enqueued, StoreError | CorruptRowError>
+    /** Enqueue many runs in one transaction (the caller's, when one is open); results in input order. */
     readonly enqueueBatch: (
       requests: ReadonlyArray<EnqueueRequest>
     ) => Effect.Effect<ReadonlyArray<Enqueued>, StoreError | CorruptRowError>
     /**
      * Lease the oldest claimable run (pending, or leased with an expired lease)
-     * whose concurrency key has no live lease. One round trip.
+     * of one of `jobNames` whose concurrency key is free: no live lease on it
+     * and no older unfinished run with it, of any job. One round trip.
      */
     readonly claim: (options: ClaimOptions) => Effect.Effect<Option.Option<Run>, StoreError | CorruptRowError>
     /** Extend a live lease to `now + leaseMs`; returns the new expiry (epoch ms). */

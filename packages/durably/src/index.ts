@@ -1,8 +1,33 @@
 /**
  * Durably for plain TypeScript: `defineJob` and `createDurably` over the
  * Effect engine of `@durably/core`.
+ *
+ * This is the entry for every runtime but Node (browsers, workers, Deno, Bun
+ * without the "node" condition): it reaches no Node built-in and no native
+ * driver, so `database` must be a Layer providing `SqlClient`. On Node the
+ * "node" export condition selects `./node.ts`, which also opens file paths
+ * and `postgres://` URLs.
  */
-export * from "./createDurably.js"
-export * from "./defineJob.js"
-export * from "./errors.js"
-export * from "./createDurablyHandler.js"
+import type { SqlClient } from "@effect/sql"
+import type { Layer } from "effect"
+import type { Durably, DurablyOptions, JobDefinitions } from "./createDurably.js"
+import { makeDurably } from "./createDurably.js"
+import { databaseResolver } from "./internal/database.js"
+
+export * from "./shared.js"
+
+const layerOnly = databaseResolver()
+
+/**
+ * Creates a Durably instance over a Layer providing `SqlClient` (a file path
+ * or URL throws `ValidationError` here: only Node's entry opens those). Nothing
+ * is opened until the first call that needs the database (usually `init()`).
+ *
+ * @example
+ * const durably = createDurably({ database: sqliteWasmLayer, jobs: { syncUsers } })
+ * await durably.init()
+ * const run = await durably.jobs.syncUsers.trigger({ orgId: "o1" })
+ */
+export const createDurably = <Jobs extends JobDefinitions = Record<never, never>>(
+  options: DurablyOptions<Jobs> & { readonly database: Layer.Layer<SqlClient.SqlClient, unknown> }
+): Durably<Jobs> => makeDurably(options, layerOnly)

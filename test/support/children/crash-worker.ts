@@ -74,9 +74,9 @@ const job = Job.make({
 const options = {
   jobs: [job],
   workerId: `${mode}-${process.pid}`,
-  leaseMs,
-  leaseRenewIntervalMs,
-  pollingIntervalMs,
+  leaseDuration: leaseMs,
+  leaseRenewInterval: leaseRenewIntervalMs,
+  pollingInterval: pollingIntervalMs,
   maxConcurrentRuns: 1,
   preserveSteps: true,
   autoStart: true

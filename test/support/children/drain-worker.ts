@@ -53,9 +53,9 @@ const main = Effect.gen(function* () {
       jobs: [job],
       workerId: `drain-${process.pid}`,
       maxConcurrentRuns: 4,
-      pollingIntervalMs: 50,
-      leaseMs: 30_000,
-      leaseRenewIntervalMs: 5_000,
+      pollingInterval: "50 millis",
+      leaseDuration: "30 seconds",
+      leaseRenewInterval: "5 seconds",
       autoStart: true
     }),
     scope

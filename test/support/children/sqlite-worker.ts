@@ -30,7 +30,7 @@ const claimed = (run: Run): Claimed => ({
   leaseGeneration: run.leaseGeneration
 })
 
-const claim = (workerId: string) => Effect.flatMap(store, (store) => store.claim({ workerId, leaseMs }))
+const claim = (workerId: string) => Effect.flatMap(store, (store) => store.claim({ workerId, leaseMs, jobNames: ["race", "bulk"] }))
 
 const complete = (runId: string, generation: number) =>
   Effect.flatMap(store, (store) =>

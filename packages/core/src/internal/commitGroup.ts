@@ -7,7 +7,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import { SqlClient } from "@effect/sql"
 import { Deferred, Effect, FiberId, Option } from "effect"
-import type { SyncConnection, SyncSqlite } from "../SyncSqlite.js"
+import type { SyncConnection, SyncSqlite } from "./syncSqlite.js"
 
 /** One write: a statement on the connection, returning the rows it changed. */
 export type GroupedWrite = (connection: SyncConnection) => number

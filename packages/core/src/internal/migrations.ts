@@ -5,6 +5,7 @@
 // the rest); SQLite runs the whole migrator inside one BEGIN IMMEDIATE.
 import { Migrator, SqlClient } from "@effect/sql"
 import { Effect } from "effect"
+import { claimable, finished, heartbeat, keyBlocks, leaseTo, unfinished } from "./sql/shared.js"
 import { writeTransaction } from "./transaction.js"
 
 export const versionsTable = "durably_schema_versions"
@@ -35,10 +36,10 @@ const runColumns = `
 /** The indexes of `durably_runs` besides the idempotency index. */
 const runIndexes = [
   // Claim order: the claimable runs only, walked by id.
-  `CREATE INDEX durably_runs_claimable ON durably_runs (id) WHERE status IN ('pending', 'leased')`,
+  `CREATE INDEX durably_runs_claimable ON durably_runs (id) WHERE ${unfinished}`,
   // The live-lease / trigger-order check per concurrency key.
   `CREATE INDEX durably_runs_concurrency ON durably_runs (concurrency_key, id)
-      WHERE concurrency_key IS NOT NULL AND status IN ('pending', 'leased')`,
+      WHERE concurrency_key IS NOT NULL AND ${unfinished}`,
   `CREATE INDEX durably_runs_status ON durably_runs (status, id)`,
   `CREATE INDEX durably_runs_job ON durably_runs (job_name, id)`,
   `CREATE INDEX durably_runs_completed ON durably_runs (completed_at) WHERE completed_at IS NOT NULL`
@@ -100,15 +101,9 @@ const createLeaseHeartbeat = Effect.gen(function* () {
 
 const heartbeatTrigger = `CREATE TRIGGER durably_steps_heartbeat AFTER INSERT ON durably_steps
         BEGIN
-          UPDATE durably_runs SET lease_expires_at = NEW.completed_at + lease_ms, updated_at = NEW.completed_at
+          UPDATE durably_runs SET ${heartbeat("NEW.completed_at")}
           WHERE id = NEW.run_id AND status = 'leased';
         END`
-
-/**
- * The conflict target of an insert that may carry an idempotency key; it names
- * the partial unique index of migration 4.
- */
-export const idempotencyConflict = "ON CONFLICT (job_name, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 
 const partialIdempotencyIndex = `CREATE UNIQUE INDEX durably_runs_idempotency ON durably_runs (job_name, idempotency_key)
       WHERE idempotency_key IS NOT NULL`
@@ -145,22 +140,10 @@ const leanRunIndexes = Effect.gen(function* () {
 // never waits on a key while it holds another one, so claims cannot deadlock.
 // Each statement in a VOLATILE plpgsql function takes a fresh snapshot, so the
 // re-check after the lock sees every claim committed since the candidate select.
-/**
- * SQL for "another run holds or precedes `alias`'s concurrency key": a live
- * lease on the key, or an older unfinished run with it. Shared by both claims.
- */
-export const keyBlocks = (alias: string, now: string): string =>
-  `SELECT 1 FROM durably_runs o
-    WHERE o.concurrency_key = ${alias}.concurrency_key
-      AND o.status IN ('pending', 'leased')
-      AND o.id <> ${alias}.id
-      AND (o.id < ${alias}.id OR (o.status = 'leased' AND o.lease_expires_at > ${now}))`
-
-const createPgClaim = Effect.gen(function* () {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.onDialectOrElse({
-    pg: () =>
-      sql.unsafe(`CREATE FUNCTION durably_claim(p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT)
+// With `byJob` (migration 7) it takes only runs of the jobs `p_jobs`; an older
+// unfinished run of another job still holds its key.
+const pgClaimFunction = (byJob: boolean) => `CREATE FUNCTION durably_claim(
+          p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT${byJob ? ", p_jobs TEXT[]" : ""})
         RETURNS SETOF durably_runs LANGUAGE plpgsql VOLATILE AS $claim$
         DECLARE
           candidate RECORD;
@@ -168,8 +151,7 @@ const createPgClaim = Effect.gen(function* () {
         BEGIN
           LOOP
             SELECT r.id, r.concurrency_key INTO candidate FROM durably_runs r
-            WHERE r.status IN ('pending', 'leased')
-              AND (r.status = 'pending' OR r.lease_expires_at <= p_now)
+            WHERE ${claimable("r", "p_now")}${byJob ? "\n              AND r.job_name = ANY (p_jobs)" : ""}
               AND (r.concurrency_key IS NULL OR (
                 NOT (r.concurrency_key = ANY (busy))
                 AND NOT EXISTS (${keyBlocks("r", "p_now")})
@@ -187,30 +169,21 @@ const createPgClaim = Effect.gen(function* () {
                 CONTINUE;
               END IF;
             END IF;
-            RETURN QUERY UPDATE durably_runs SET
-              status = 'leased',
-              lease_owner = p_worker,
-              lease_expires_at = p_now + p_lease_ms,
-              lease_ms = p_lease_ms,
-              lease_generation = lease_generation + 1,
-              attempt = attempt + 1,
-              started_at = COALESCE(started_at, p_now),
-              updated_at = p_now
+            RETURN QUERY UPDATE durably_runs SET ${leaseTo("p_worker", "p_now", "p_lease_ms")}
             WHERE id = candidate.id
             RETURNING *;
             RETURN;
           END LOOP;
         END
-        $claim$`),
+        $claim$`
+
+const createPgClaim = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql.onDialectOrElse({
+    pg: () => sql.unsafe(pgClaimFunction(false)),
     orElse: () => Effect.void
   })
 })
-
-/**
- * SQL for the `attempt` of a step row written by an `INSERT … SELECT` from the
- * run (migration 5): 0 for a completed step, the run's attempt otherwise.
- */
-export const stepAttempt = (status: string): string => `CASE WHEN ${status} = 'completed' THEN 0 ELSE attempt END`
 
 // On SQLite the step table becomes one B-tree: WITHOUT ROWID, keyed by
 // (run_id, name, attempt), instead of a rowid table with two indexes, so a step
@@ -256,15 +229,6 @@ const leanSteps = Effect.gen(function* () {
   for (const statement of statements) yield* sql.unsafe(statement)
 })
 
-/**
- * The conditions of the claimable index and of the status index (SQLite). A
- * query for pending or leased runs repeats the first, one for finished runs the
- * second: SQLite uses a partial index only when the query states its condition.
- */
-export const unfinishedStatuses: ReadonlyArray<string> = ["pending", "leased"]
-export const unfinished = `status IN (${unfinishedStatuses.map((status) => `'${status}'`).join(", ")})`
-export const finished = `NOT (${unfinished})`
-
 // On SQLite the status index keeps finished runs only. Pending and leased runs
 // are found through the claimable index (queries for them repeat its condition,
 // `unfinished`), so a trigger writes one B-tree less and a claim none of the
@@ -282,6 +246,17 @@ const finishedStatusIndex = Effect.gen(function* () {
   for (const statement of statements) yield* sql.unsafe(statement)
 })
 
+// A worker claims only runs of the jobs it has, so a run of a job no worker
+// of that kind serves waits for one instead of failing as unknown.
+const pgClaimByJob = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const statements = sql.onDialectOrElse({
+    pg: () => [`DROP FUNCTION durably_claim(TEXT, BIGINT, BIGINT)`, pgClaimFunction(true)],
+    orElse: () => []
+  })
+  for (const statement of statements) yield* sql.unsafe(statement)
+})
+
 /** Every migration, by id and name. */
 export const migrations = {
   "1_create_tables": createTables,
@@ -289,7 +264,8 @@ export const migrations = {
   "3_pg_claim": createPgClaim,
   "4_lean_run_indexes": leanRunIndexes,
   "5_lean_steps": leanSteps,
-  "6_finished_status_index": finishedStatusIndex
+  "6_finished_status_index": finishedStatusIndex,
+  "7_pg_claim_by_job": pgClaimByJob
 }
 
 const loader = Migrator.fromRecord(migrations)

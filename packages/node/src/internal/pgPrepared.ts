@@ -3,7 +3,7 @@
 // prepared statements: prepared once per connection, a query then costs little
 // more than its round trip. (Two pools held up to twice the connections, and
 // the memory that goes with them.)
-import { PreparedSql } from "@durably/core/PreparedSql"
+import { PreparedSql } from "@durably/core/Internal"
 import { SqlError } from "@effect/sql/SqlError"
 import { Duration, Effect } from "effect"
 import type { Scope } from "effect"

@@ -1,23 +1,14 @@
-/**
- * Named prepared statements on a PostgreSQL database, beside its `SqlClient`.
- *
- * Each statement sent through `SqlClient` is parsed and planned by the server
- * again and costs the client far more than the round trip itself. A client
- * layer that can offer prepared statements provides this service as well, and
- * `SqlStore` then runs its hot statements (claim, step writes, completion) as
- * named prepared statements. Without it the store sends the same statements
- * through `SqlClient`.
- *
- * @since 0.1.0
- */
+// Named prepared statements on a PostgreSQL database, beside its `SqlClient`.
+//
+// Each statement sent through `SqlClient` is parsed and planned by the server
+// again and costs the client far more than the round trip itself. A client
+// layer that can offer prepared statements provides this service as well, and
+// `SqlStore` then runs its statements outside transactions as named prepared
+// statements. Without it the store sends the same statements through `SqlClient`.
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Effect } from "effect"
 import { Context } from "effect"
 
-/**
- * @since 0.1.0
- * @category tags
- */
 export class PreparedSql extends Context.Tag("@durably/core/PreparedSql")<
   PreparedSql,
   {

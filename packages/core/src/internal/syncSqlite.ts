@@ -1,25 +1,16 @@
-/**
- * Synchronous access to the SQLite connection behind a `SqlClient`.
- *
- * SQLite drivers in Node (better-sqlite3) execute statements synchronously,
- * and going through `SqlClient` for each one costs far more than the statement
- * itself. A client layer that can offer its connection directly provides this
- * service as well, and `SqlStore` then runs its hot statements (enqueue, claim,
- * step writes, completion) on prepared statements through it. Without it the
- * store uses `SqlClient` for everything, with the same SQL.
- *
- * @since 0.1.0
- */
+// Synchronous access to the SQLite connection behind a `SqlClient`.
+//
+// SQLite drivers in Node (better-sqlite3) execute statements synchronously,
+// and going through `SqlClient` for each one costs far more than the statement
+// itself. A client layer that can offer its connection directly provides this
+// service as well, and `SqlStore` then runs its hot statements (enqueue, claim,
+// step writes, completion) on prepared statements through it. Without it the
+// store runs the same statements through `SqlClient`.
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Effect, Either } from "effect"
 import { Context } from "effect"
 
-/**
- * A prepared statement.
- *
- * @since 0.1.0
- * @category models
- */
+/** A prepared statement. */
 export interface SyncStatement {
   /** Runs the statement and returns its rows (for statements with `RETURNING`, or a `SELECT`). */
   readonly all: (...params: ReadonlyArray<unknown>) => Array<Record<string, unknown>>
@@ -27,12 +18,7 @@ export interface SyncStatement {
   readonly run: (...params: ReadonlyArray<unknown>) => { readonly changes: number }
 }
 
-/**
- * The connection, while it is held.
- *
- * @since 0.1.0
- * @category models
- */
+/** The connection, while it is held. */
 export interface SyncConnection {
   /** A prepared statement for `sql`, cached by the connection. */
   readonly prepare: (sql: string) => SyncStatement
@@ -51,10 +37,6 @@ export interface SyncConnection {
   readonly relaxed: <A>(body: () => A) => A
 }
 
-/**
- * @since 0.1.0
- * @category tags
- */
 export class SyncSqlite extends Context.Tag("@durably/core/SyncSqlite")<
   SyncSqlite,
   {

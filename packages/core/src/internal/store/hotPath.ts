@@ -1,16 +1,16 @@
-// What the store's hot-path implementations (SqlStore's own statements,
-// `sqliteDirect.ts`, `pgHot.ts`) share: the lease-loss check, how a claimed row
-// becomes a run, and the two terminal writes over one `finish`.
+// What the store's two ways of running its hot statements (through an
+// executor, `lease.ts`; on SQLite's connection directly, `sqliteDirect.ts`)
+// share: the lease-loss check, how a claimed row becomes a run, and the two
+// terminal writes over one `finish`.
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Option } from "effect"
 import { Effect } from "effect"
-import type { CorruptRowError, StoreError } from "../DurablyError.js"
-import { LeaseLostError } from "../DurablyError.js"
-import type { Run, RunStatus } from "../Run.js"
-import type { Lease, Store, TerminalOptions } from "../Store.js"
-import { toJson } from "./rows.js"
-
-export type Row = Record<string, unknown>
+import type { CorruptRowError, StoreError } from "../../DurablyError.js"
+import { LeaseLostError } from "../../DurablyError.js"
+import type { Run, RunStatus } from "../../Run.js"
+import type { Lease, Store, TerminalOptions } from "../../Store.js"
+import { toJson } from "../rows.js"
+import type { Row } from "../sql/statement.js"
 
 const leaseLost = (lease: Lease): LeaseLostError =>
   new LeaseLostError({ runId: lease.runId, generation: lease.generation })
