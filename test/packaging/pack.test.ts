@@ -16,6 +16,15 @@ import { bundleForBrowser } from "./browserBundle.js"
 
 const root = fileURLToPath(new URL("../../", import.meta.url))
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url))
+
+/** README's Promise example as it stands (its first code block under the heading), inside the fixture's frame. */
+const readmeExample = (): string => {
+  const readme = readFileSync(join(root, "README.md"), "utf8")
+  const section = readme.slice(readme.indexOf("## Using it from Promises"))
+  const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1]
+  if (block === undefined) throw new Error("README.md has no code block under \"Using it from Promises\"")
+  return readFileSync(join(fixtures, "readme-promise.mjs"), "utf8").replace("// README\n", block)
+}
 const packages = { "@durably/core": "core", "@durably/http": "http", "@durably/node": "node", durably: "durably" } as const
 type PackageName = keyof typeof packages
 
@@ -128,7 +137,7 @@ describe("the packed packages, installed with npm outside the workspace", () => 
     }
 
     // README's example, under plain node (no tsx), with the database file in the project.
-    copyFileSync(join(fixtures, "readme-promise.mjs"), join(dir, "readme-promise.mjs"))
+    writeFileSync(join(dir, "readme-promise.mjs"), readmeExample())
     const output = succeeded(await run(process.execPath, ["readme-promise.mjs"], dir, 60_000), "node readme-promise.mjs")
     const lines = output.trim().split("\n")
     expect(JSON.parse(lines.at(-1)!)).toEqual({
