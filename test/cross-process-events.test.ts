@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Duration, Effect, Fiber, Layer, Stream } from "effect"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { stepsWithLogs } from "./support/children/eventsJob.js"
+import { eventsAfterLease, stepsWithLogs } from "./support/children/eventsJob.js"
 import { forkChild } from "./support/processes.js"
 import { freshSchemaUrl, pgAvailable } from "./support/postgres.js"
 import { tempDir } from "./support/sqlite.js"
@@ -21,20 +21,6 @@ const deadline = Duration.seconds(30)
 const collect = (stream: Stream.Stream<DurablyEvent, unknown>) =>
   Effect.map(Stream.runCollect(Stream.timeoutFail(stream, () => new Error("the stream did not end"), deadline)), Chunk.toReadonlyArray)
 
-/** What one run of `steps-with-logs` publishes after its lease, as the parent must see it. */
-const afterLease = (n: number) => {
-  const one = n + 1
-  const two = one * 2
-  return [
-    { type: "step:complete", stepName: "one", stepIndex: 0, output: one },
-    { type: "run:progress", progress: { current: 1, total: 3, message: "one done" } },
-    { type: "log:write", level: "info", message: "halfway", data: { one }, stepName: null },
-    { type: "step:complete", stepName: "two", stepIndex: 1, output: two },
-    { type: "run:progress", progress: { current: 2, total: 3 } },
-    { type: "step:complete", stepName: "three", stepIndex: 2, output: two + 1 },
-    { type: "run:complete", output: two + 1 }
-  ]
-}
 
 const scenario = (dialect: "sqlite" | "pg", target: string, parentLayer: Layer.Layer<DurablyNode.Services, unknown>, outside: Layer.Layer<Store, unknown>) =>
   Effect.gen(function* () {
@@ -68,13 +54,13 @@ const scenario = (dialect: "sqlite" | "pg", target: string, parentLayer: Layer.L
     const seenHere = yield* Fiber.join(hereEvents)
     expect(leased(seenHere).length).toBeLessThanOrEqual(1)
     expect(seenHere.filter((event) => event.type !== "run:leased")).toEqual(
-      afterLease(1).map((event) => expect.objectContaining({ ...event, runId: here.id }))
+      eventsAfterLease(1).map((event) => expect.objectContaining({ ...event, runId: here.id }))
     )
     expect(yield* Fiber.join(hereDone)).toMatchObject({ id: here.id, status: "completed", output: 5 })
     const seenThere = yield* Fiber.join(thereEvents)
     expect(leased(seenThere).length).toBeLessThanOrEqual(1)
     expect(seenThere.filter((event) => event.type !== "run:leased")).toEqual(
-      afterLease(10).map((event) => expect.objectContaining({ ...event, runId: there.id }))
+      eventsAfterLease(10).map((event) => expect.objectContaining({ ...event, runId: there.id }))
     )
 
     const listed = yield* Fiber.join(feed)

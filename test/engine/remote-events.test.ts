@@ -159,4 +159,20 @@ describe("subscribeRuns", () => {
       ])
       expect(events.at(-1)).toMatchObject({ runId: run.id, output: 8 })
     }))
+
+  it.scopedLive("a trigger coalesced in this process is told as run:coalesced with the pending run's id", () =>
+    Effect.gen(function* () {
+      const idle = Job.make({ name: "idle", input: Schema.Number, run: (n) => Effect.succeed(n) })
+      const { observer } = yield* twoEngines([idle])
+      const received = yield* Queue.unbounded<DurablyEvent>()
+      yield* Effect.forkScoped(Stream.runForEach(observer.subscribeRuns({ jobName: "idle" }), (event) => Queue.offer(received, event)))
+      yield* Effect.sleep("50 millis")
+      const first = yield* observer.trigger(idle, 1, { concurrencyKey: "k", coalesce: "skip", labels: { team: "a" } })
+      const second = yield* observer.trigger(idle, 2, { concurrencyKey: "k", coalesce: "skip", labels: { team: "a" } })
+      expect(second.disposition).toBe("coalesced")
+      yield* Effect.sleep("100 millis")
+      const events = Chunk.toReadonlyArray(yield* Queue.takeAll(received)).filter((event) => event.runId === first.run.id)
+      expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(["run:trigger", "run:coalesced"]))
+      expect(events.filter((event) => event.type === "run:coalesced")).toHaveLength(1)
+    }))
 })

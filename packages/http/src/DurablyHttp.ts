@@ -5,7 +5,6 @@
  * @since 0.1.0
  */
 import type { Durably } from "@durably/core/Durably"
-import type { EventBus } from "@durably/core/EventBus"
 import { HttpApiBuilder, HttpServer } from "@effect/platform"
 import type { HttpApi } from "@effect/platform"
 import type { Context } from "effect"
@@ -31,7 +30,7 @@ export const handlers = routeHandlers
  * @since 0.1.0
  * @category layers
  */
-export const layer = <Ctx>(options?: Options<Ctx>): Layer.Layer<HttpApi.Api, never, Durably | EventBus> =>
+export const layer = <Ctx>(options?: Options<Ctx>): Layer.Layer<HttpApi.Api, never, Durably> =>
   Layer.mergeAll(HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }), errorShapes).pipe(
     Layer.provideMerge(HttpApiBuilder.api(Api).pipe(Layer.provide(handlers(options))))
   )
@@ -65,7 +64,7 @@ const underBasePath = (request: Request, basePath: string | undefined): Request 
  * @category constructors
  */
 export const toWebHandler = <Ctx>(
-  context: Context.Context<Durably | EventBus>,
+  context: Context.Context<Durably>,
   options?: Options<Ctx>
 ): WebHandler => {
   const { dispose, handler } = HttpApiBuilder.toWebHandler(

@@ -25,3 +25,18 @@ export const stepsWithLogs = Job.make({
       return yield* Step.run("three", Effect.as(pause, two + 1))
     })
 })
+
+/** What one run of `stepsWithLogs` with input `n` publishes after its lease, in order. */
+export const eventsAfterLease = (n: number) => {
+  const one = n + 1
+  const two = one * 2
+  return [
+    { type: "step:complete", stepName: "one", stepIndex: 0, output: one },
+    { type: "run:progress", progress: { current: 1, total: 3, message: "one done" } },
+    { type: "log:write", level: "info", message: "halfway", data: { one }, stepName: null },
+    { type: "step:complete", stepName: "two", stepIndex: 1, output: two },
+    { type: "run:progress", progress: { current: 2, total: 3 } },
+    { type: "step:complete", stepName: "three", stepIndex: 2, output: two + 1 },
+    { type: "run:complete", output: two + 1 }
+  ]
+}

@@ -12,6 +12,7 @@
 // while they were stored.
 import type { DurablyEvent } from "../DurablyEvent.js"
 import type { LogEntry, Run, StepRecord } from "../Run.js"
+import { leasedEventOf } from "./storedEvents.js"
 
 /** What a subscriber has delivered, or found in the store when it subscribed. */
 export interface Cursor {
@@ -106,14 +107,7 @@ export const fromSnapshot = (
   if (run.status === "leased" && run.attempt > cursor.attempt) {
     cursor.attempt = run.attempt
     cursor.synthesizedAttempt = run.attempt
-    events.push({
-      type: "run:leased",
-      ...base,
-      timestamp,
-      leaseOwner: run.leaseOwner ?? "",
-      leaseExpiresAt: run.leaseExpiresAt ?? timestamp,
-      attempt: run.attempt
-    })
+    events.push(leasedEventOf(run, timestamp))
   }
   const timed: Array<{ readonly at: number; readonly event: DurablyEvent }> = []
   for (const step of [...snapshot.steps].sort((a, b) => a.index - b.index)) {

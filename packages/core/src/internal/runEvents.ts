@@ -13,6 +13,7 @@ import { isTerminal } from "../Run.js"
 import type { Store } from "../Store.js"
 import { now } from "./leaseHolder.js"
 import { fromBus, fromSnapshot, makeCursor } from "./remoteEvents.js"
+import { terminalEventOf } from "./storedEvents.js"
 import type { WaitOptions } from "./types.js"
 
 export interface RunEventsDeps {
@@ -25,24 +26,6 @@ export interface RunEventsDeps {
 
 export const isTerminalType = (type: DurablyEvent["type"]): boolean => terminalEventTypes.includes(type)
 export const isTerminalEvent = (event: DurablyEvent): boolean => isTerminalType(event.type)
-
-/** The terminal event a finished run would have emitted, for those who did not see it. */
-export const terminalEventOf = (run: Run, timestamp: Date, failedStepName: string | null): DurablyEvent | undefined => {
-  const base = { runId: run.id, jobName: run.jobName, timestamp }
-  switch (run.status) {
-    case "completed": {
-      const startedAt = run.startedAt?.getTime() ?? run.createdAt.getTime()
-      const durationMs = (run.completedAt?.getTime() ?? startedAt) - startedAt
-      return { type: "run:complete", ...base, output: run.output, durationMs }
-    }
-    case "failed":
-      return { type: "run:fail", ...base, error: run.error ?? "", failedStepName }
-    case "cancelled":
-      return { type: "run:cancel", ...base }
-    default:
-      return undefined
-  }
-}
 
 type SubscribeError = NotFoundError | StoreError | CorruptRowError
 

@@ -18,7 +18,7 @@ import type { Labels, Run, RunStatus } from "../Run.js"
 import { isTerminal, terminalStatuses } from "../Run.js"
 import type { Store } from "../Store.js"
 import { now } from "./leaseHolder.js"
-import { terminalEventOf } from "./runEvents.js"
+import { leasedEventOf, terminalEventOf } from "./storedEvents.js"
 import type { RunsFilter } from "./types.js"
 
 export interface RunsFeedDeps {
@@ -32,6 +32,7 @@ export interface RunsFeedDeps {
 
 const listTypes: ReadonlySet<EventType> = new Set<EventType>([
   "run:trigger",
+  "run:coalesced",
   "run:leased",
   "run:progress",
   "run:complete",
@@ -154,6 +155,11 @@ export const makeRunsFeed = (deps: RunsFeedDeps) => {
               if (runId === undefined || event.jobName === undefined) continue
               touched.add(runId)
               let state = known.get(runId)
+              // A coalesced trigger changes no run: only the bus of the process that made it tells of it.
+              if (event.type === "run:coalesced") {
+                if (hasLabels(event.labels)) delivered.push(event)
+                continue
+              }
               if (event.type === "run:trigger") {
                 if (triggered.has(runId) || !hasLabels(event.labels)) continue
                 triggered.add(runId)
@@ -196,14 +202,7 @@ export const makeRunsFeed = (deps: RunsFeedDeps) => {
               current.status = "pending"
             }
             if (run.attempt > current.attempt && run.status === "leased") {
-              made.push({
-                type: "run:leased",
-                ...base,
-                timestamp,
-                leaseOwner: run.leaseOwner ?? "",
-                leaseExpiresAt: run.leaseExpiresAt ?? timestamp,
-                attempt: run.attempt
-              })
+              made.push(leasedEventOf(run, timestamp))
             }
             const progress = JSON.stringify(run.progress)
             if (progress !== current.progress && run.progress !== null) {

@@ -1,7 +1,6 @@
 // The handlers of `DurablyApi`'s `runs` group: each authenticates, asks the
 // auth hooks, then calls the engine.
 import { Durably } from "@durably/core/Durably"
-import { EventBus } from "@durably/core/EventBus"
 import type { RunFilter } from "@durably/core/Store"
 import { HttpApiBuilder, HttpServerResponse } from "@effect/platform"
 import type { HttpServerRequest } from "@effect/platform"
@@ -10,7 +9,6 @@ import { Api, BadRequest } from "../DurablyApi.js"
 import { answer } from "./errors.js"
 import type { Options, RunOperation } from "./options.js"
 import { asArray, isJson, labelsOf, maxInputDepth, tooDeep } from "./request.js"
-import { runEvents } from "./runEvents.js"
 import { sseBody } from "./sse.js"
 
 const eventStreamResponse = (body: Stream.Stream<Uint8Array, unknown>) =>
@@ -23,7 +21,6 @@ export const handlers = <Ctx>(options?: Options<Ctx>) =>
   HttpApiBuilder.group(Api, "runs", (routes) =>
     Effect.gen(function* () {
       const durably = yield* Durably
-      const bus = yield* EventBus
       const auth = options?.auth
       // Open SSE streams end when the API is shut down, so a server can close
       // (it waits for its connections) while clients are still subscribed.
@@ -123,11 +120,11 @@ export const handlers = <Ctx>(options?: Options<Ctx>) =>
         )
         .handle("runsSubscribe", ({ request, urlParams }) =>
           Effect.gen(function* () {
-            const filter = yield* scoped(request, {
+            const { jobName, labels } = yield* scoped(request, {
               jobName: asArray(urlParams.jobName),
               labels: yield* labelsOf(request)
             })
-            return sseResponse(sseBody(runEvents(durably, bus, filter), sse))
+            return sseResponse(sseBody(durably.subscribeRuns({ jobName, labels }), sse))
           })
         )
     })

@@ -1,0 +1,34 @@
+// Events rebuilt from what the store holds, for subscribers that did not see
+// them published: a run read after it finished, or a run executing in another
+// process.
+import type { DurablyEvent } from "../DurablyEvent.js"
+import type { Run } from "../Run.js"
+
+/** The `run:leased` event of a run read from the store, as its claim would have published it. */
+export const leasedEventOf = (run: Run, timestamp: Date): DurablyEvent => ({
+  type: "run:leased",
+  runId: run.id,
+  jobName: run.jobName,
+  timestamp,
+  leaseOwner: run.leaseOwner ?? "",
+  leaseExpiresAt: run.leaseExpiresAt ?? timestamp,
+  attempt: run.attempt
+})
+
+/** The terminal event a finished run would have emitted, for those who did not see it. */
+export const terminalEventOf = (run: Run, timestamp: Date, failedStepName: string | null): DurablyEvent | undefined => {
+  const base = { runId: run.id, jobName: run.jobName, timestamp }
+  switch (run.status) {
+    case "completed": {
+      const startedAt = run.startedAt?.getTime() ?? run.createdAt.getTime()
+      const durationMs = (run.completedAt?.getTime() ?? startedAt) - startedAt
+      return { type: "run:complete", ...base, output: run.output, durationMs }
+    }
+    case "failed":
+      return { type: "run:fail", ...base, error: run.error ?? "", failedStepName }
+    case "cancelled":
+      return { type: "run:cancel", ...base }
+    default:
+      return undefined
+  }
+}
