@@ -141,10 +141,16 @@ const leanRunIndexes = Effect.gen(function* () {
 // Each statement in a VOLATILE plpgsql function takes a fresh snapshot, so the
 // re-check after the lock sees every claim committed since the candidate select.
 // With `byJob` (migration 7) it takes only runs of the jobs `p_jobs`; an older
-// unfinished run of another job still holds its key.
+// unfinished run of another job still holds its key. Its candidate select must
+// walk the claimable index in id order and stop at the first hit; so the
+// function plans without sorting (`SET enable_sort = off`, for its own
+// statements only). Left to itself, on a table without statistics the planner
+// took the job index (which holds every finished run too) or a bitmap scan,
+// and sorted every run of the job on each claim: 0.16 → 0.40 ms per claim over
+// a 300-run drain, growing with the table.
 const pgClaimFunction = (byJob: boolean) => `CREATE FUNCTION durably_claim(
           p_worker TEXT, p_now BIGINT, p_lease_ms BIGINT${byJob ? ", p_jobs TEXT[]" : ""})
-        RETURNS SETOF durably_runs LANGUAGE plpgsql VOLATILE AS $claim$
+        RETURNS SETOF durably_runs LANGUAGE plpgsql VOLATILE${byJob ? "\n        SET enable_sort = off" : ""} AS $claim$
         DECLARE
           candidate RECORD;
           busy TEXT[] := '{}';
