@@ -34,14 +34,17 @@ const parameter = /@(\w+)/g
  */
 export const compile = (placeholders: Placeholders, name: string | undefined, named: string): Statement => {
   const names: Array<string> = []
+  // A multi-row insert has thousands of parameters: a name's number is looked up, not searched for.
+  const numbers = new Map<string, number>()
   const text = named.replace(parameter, (_, parameterName: string) => {
     if (placeholders === "?") {
       names.push(parameterName)
       return "?"
     }
-    const at = names.indexOf(parameterName)
-    if (at >= 0) return `$${at + 1}`
+    const known = numbers.get(parameterName)
+    if (known !== undefined) return `$${known}`
     names.push(parameterName)
+    numbers.set(parameterName, names.length)
     return `$${names.length}`
   })
   return { name, text, names }
