@@ -12,7 +12,7 @@
 // while they were stored.
 import type { DurablyEvent } from "../DurablyEvent.js"
 import type { LogEntry, Run, StepRecord } from "../Run.js"
-import { leasedEventOf } from "./storedEvents.js"
+import { failedStepIn, leasedEventOf, progressKey } from "./storedEvents.js"
 
 /** What a subscriber has delivered, or found in the store when it subscribed. */
 export interface Cursor {
@@ -39,13 +39,12 @@ export interface Cursor {
 }
 
 const stepKey = (name: string, status: string) => `${status}:${name}`
-const progressKey = (run: Run) => JSON.stringify(run.progress)
 
 export const makeCursor = (run: Run, steps: ReadonlyArray<StepRecord>, logs: number | undefined): Cursor => ({
   attempt: run.attempt,
   steps: new Set(steps.map((step) => stepKey(step.name, step.status))),
   synthesizedSteps: new Set(),
-  progress: progressKey(run),
+  progress: progressKey(run.progress),
   synthesizedProgress: undefined,
   synthesizedAttempt: 0,
   logs,
@@ -68,7 +67,7 @@ export const fromBus = (cursor: Cursor, event: DurablyEvent): boolean => {
       return !cursor.synthesizedSteps.delete(key)
     }
     case "run:progress": {
-      const key = JSON.stringify(event.progress)
+      const key = progressKey(event.progress)
       cursor.progress = key
       if (cursor.synthesizedProgress !== key) return true
       cursor.synthesizedProgress = undefined
@@ -142,14 +141,13 @@ export const fromSnapshot = (
   cursor.logs = Math.max(cursor.logs ?? 0, snapshot.logs.length)
   // A stable sort: rows of one kind keep their stored order.
   events.push(...timed.sort((a, b) => a.at - b.at).map(({ event }) => event))
-  const progress = progressKey(run)
+  const progress = progressKey(run.progress)
   if (progress !== cursor.progress && run.progress !== null) {
     cursor.progress = progress
     cursor.synthesizedProgress = progress
     events.push({ type: "run:progress", ...base, timestamp, progress: run.progress })
   }
-  const failedStepName = snapshot.steps.findLast((step) => step.status === "failed")?.name ?? null
-  const end = terminal(run, failedStepName)
+  const end = terminal(run, failedStepIn(snapshot.steps))
   if (end !== undefined) events.push(end)
   return events
 }

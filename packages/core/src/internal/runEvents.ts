@@ -13,7 +13,7 @@ import { isTerminal } from "../Run.js"
 import type { Store } from "../Store.js"
 import { now } from "./leaseHolder.js"
 import { fromBus, fromSnapshot, makeCursor } from "./remoteEvents.js"
-import { terminalEventOf } from "./storedEvents.js"
+import { failedStepIn, terminalEventOf } from "./storedEvents.js"
 import type { WaitOptions } from "./types.js"
 
 export interface RunEventsDeps {
@@ -35,7 +35,7 @@ export const makeRunEvents = (deps: RunEventsDeps) => {
 
   /** The step a failed run failed in (failed-step records outlive the run's cleanup). */
   const failedStepOf = (runId: string) =>
-    Effect.map(store.getSteps(runId), (steps) => steps.findLast((step) => step.status === "failed")?.name ?? null)
+    Effect.map(store.getSteps(runId), failedStepIn)
 
   const waitForRun = (runId: string, options?: WaitOptions) => {
     const wait = Effect.scoped(

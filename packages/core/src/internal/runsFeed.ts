@@ -18,7 +18,7 @@ import type { Labels, Run, RunStatus } from "../Run.js"
 import { isTerminal, terminalStatuses } from "../Run.js"
 import type { Store } from "../Store.js"
 import { now } from "./leaseHolder.js"
-import { leasedEventOf, terminalEventOf } from "./storedEvents.js"
+import { leasedEventOf, progressKey, terminalEventOf } from "./storedEvents.js"
 import type { RunsFilter } from "./types.js"
 
 export interface RunsFeedDeps {
@@ -54,10 +54,19 @@ interface Known {
   readonly labels: Labels
 }
 
+/** A run known only by its trigger: pending, never claimed, no progress. */
+const triggeredKnown = (jobName: string, labels: Labels): Known => ({
+  status: "pending",
+  attempt: 0,
+  progress: progressKey(null),
+  jobName,
+  labels
+})
+
 const knownOf = (run: Run): Known => ({
   status: run.status,
   attempt: run.attempt,
-  progress: JSON.stringify(run.progress),
+  progress: progressKey(run.progress),
   jobName: run.jobName,
   labels: run.labels
 })
@@ -79,7 +88,7 @@ const advance = (known: Known, event: DurablyEvent): boolean => {
       known.status = "leased"
       return true
     case "run:progress": {
-      const progress = JSON.stringify(event.progress)
+      const progress = progressKey(event.progress)
       if (progress === known.progress) return false
       known.progress = progress
       return true
@@ -164,7 +173,7 @@ export const makeRunsFeed = (deps: RunsFeedDeps) => {
                 if (triggered.has(runId) || !hasLabels(event.labels)) continue
                 triggered.add(runId)
                 if (state === undefined) {
-                  known.set(runId, { status: "pending", attempt: 0, progress: "null", jobName: event.jobName, labels: event.labels })
+                  known.set(runId, triggeredKnown(event.jobName, event.labels))
                 }
                 delivered.push(event)
                 continue
@@ -172,7 +181,7 @@ export const makeRunsFeed = (deps: RunsFeedDeps) => {
               if (state === undefined) {
                 const runLabels = yield* labelsOf({ ...event, runId })
                 if (runLabels === undefined || !hasLabels(runLabels)) continue
-                state = { status: "pending", attempt: 0, progress: "null", jobName: event.jobName, labels: runLabels }
+                state = triggeredKnown(event.jobName, runLabels)
                 known.set(runId, state)
               }
               if (advance(state, event) || early) delivered.push(event)
@@ -188,7 +197,7 @@ export const makeRunsFeed = (deps: RunsFeedDeps) => {
             const made: Array<DurablyEvent> = []
             let current = state
             if (current === undefined) {
-              current = { status: "pending", attempt: 0, progress: "null", jobName: run.jobName, labels: run.labels }
+              current = triggeredKnown(run.jobName, run.labels)
               known.set(run.id, current)
               // A run older than the subscription merely coming into view is taken as it is.
               if (run.createdAt.getTime() < openedAt.getTime()) {
@@ -204,7 +213,7 @@ export const makeRunsFeed = (deps: RunsFeedDeps) => {
             if (run.attempt > current.attempt && run.status === "leased") {
               made.push(leasedEventOf(run, timestamp))
             }
-            const progress = JSON.stringify(run.progress)
+            const progress = progressKey(run.progress)
             if (progress !== current.progress && run.progress !== null) {
               made.push({ type: "run:progress", ...base, timestamp, progress: run.progress })
             }

@@ -2,7 +2,14 @@
 // them published: a run read after it finished, or a run executing in another
 // process.
 import type { DurablyEvent } from "../DurablyEvent.js"
-import type { Run } from "../Run.js"
+import type { Progress, Run, StepRecord } from "../Run.js"
+
+/** The step a run failed in, from its step records (failed-step records outlive the run's cleanup). */
+export const failedStepIn = (steps: ReadonlyArray<StepRecord>): string | null =>
+  steps.findLast((step) => step.status === "failed")?.name ?? null
+
+/** A run's progress as a key: two progress values are the same when their keys are. */
+export const progressKey = (progress: Progress | null): string => JSON.stringify(progress)
 
 /** The `run:leased` event of a run read from the store, as its claim would have published it. */
 export const leasedEventOf = (run: Run, timestamp: Date): DurablyEvent => ({

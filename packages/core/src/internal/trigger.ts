@@ -6,6 +6,7 @@
 import type { Scope } from "effect"
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { ValidationError } from "../DurablyError.js"
+import type { EventOf, EventType } from "../DurablyEvent.js"
 import type { EventBus } from "../EventBus.js"
 import type * as Job from "../Job.js"
 import type { EnqueueRequest, Enqueued, Store } from "../Store.js"
@@ -13,7 +14,6 @@ import type { Registry } from "./registry.js"
 import { noSuchJob } from "./registry.js"
 import { enqueueNowOf } from "./storeDoors.js"
 import type { TriggerError, TriggerOptions, Triggered } from "./types.js"
-import type { UnsafeEmit } from "./unsafe.js"
 import { unsafeEmitOf } from "./unsafe.js"
 
 export interface TriggerDeps {
@@ -51,27 +51,25 @@ export const makeTriggers = (deps: TriggerDeps) => {
   const emitNow = unsafeEmitOf(bus)
   const enqueueNow = enqueueNowOf(store)
 
-  /** Publishes what `enqueue` did (nothing for a run that already existed), at the time `now`. */
-  const publishAt = (emit: UnsafeEmit, { disposition, run }: Enqueued, now: number): void => {
+  /**
+   * Publishes what `enqueue` did through `emit` (nothing for a run that
+   * already existed): the bus's `emit`, or its fast twin with the time given.
+   */
+  const publishWith = <A>(
+    emit: <T extends EventType>(type: T, build: (timestamp: Date) => EventOf<T>) => A,
+    { disposition, run }: Enqueued
+  ): A | undefined => {
     const base = { runId: run.id, jobName: run.jobName, labels: run.labels }
     if (disposition === "created") {
-      emit("run:trigger", (timestamp) => ({ type: "run:trigger", ...base, timestamp, input: run.input }), now)
-    } else if (disposition === "coalesced") {
-      emit("run:coalesced", (timestamp) => ({ type: "run:coalesced", ...base, timestamp }), now)
-    }
-  }
-
-  /** Publishes what `enqueue` did (nothing for a run that already existed). */
-  const publish = ({ disposition, run }: Enqueued): Effect.Effect<void> => {
-    const base = { runId: run.id, jobName: run.jobName, labels: run.labels }
-    if (disposition === "created") {
-      return bus.emit("run:trigger", (timestamp) => ({ type: "run:trigger", ...base, timestamp, input: run.input }))
+      return emit("run:trigger", (timestamp) => ({ type: "run:trigger", ...base, timestamp, input: run.input }))
     }
     if (disposition === "coalesced") {
-      return bus.emit("run:coalesced", (timestamp) => ({ type: "run:coalesced", ...base, timestamp }))
+      return emit("run:coalesced", (timestamp) => ({ type: "run:coalesced", ...base, timestamp }))
     }
-    return Effect.void
+    return undefined
   }
+
+  const publish = (enqueued: Enqueued): Effect.Effect<void> => publishWith(bus.emit, enqueued) ?? Effect.void
 
   /**
    * Publishes what `enqueue` did and wakes the worker; for an enqueue that
@@ -118,7 +116,7 @@ export const makeTriggers = (deps: TriggerDeps) => {
     if (enqueued === undefined || emitNow === undefined) return enqueueAnnounced(request)
     if (Either.isLeft(enqueued)) return Either.left(enqueued.left)
     if (enqueued.right.committed !== undefined) return announce(enqueued.right)
-    publishAt(emitNow, enqueued.right, now)
+    publishWith((type, build) => emitNow(type, build, now), enqueued.right)
     unsafeWake()
     return Either.right({ run: enqueued.right.run, disposition: enqueued.right.disposition })
   }

@@ -50,6 +50,9 @@ export const counted = {
   finish: sqlite("finish", writes.finish)
 }
 
+// A worker claims with one list until a job is registered: each list is serialised once, not per claim.
+const jobsJson = new WeakMap<ReadonlyArray<string>, string>()
+
 export const dialect: Dialect = {
   name: "sqlite",
   ...builders("?"),
@@ -59,7 +62,11 @@ export const dialect: Dialect = {
   // Enqueues that coalesce run in a write transaction (`BEGIN IMMEDIATE`), which serialises them already.
   coalesceLock: undefined,
   claim: sqlite("claim", claim),
-  jobs: (jobNames) => JSON.stringify(jobNames),
+  jobs: (jobNames) => {
+    let json = jobsJson.get(jobNames)
+    if (json === undefined) jobsJson.set(jobNames, (json = JSON.stringify(jobNames)))
+    return json
+  },
   failCorruptClaim: sqlite("failCorruptClaim", Shared.named.failCorruptClaim),
   renew: sqlite("renew", returning(writes.renew)),
   persistStep: sqlite("persistStep", returning(writes.persistStep, "run_id")),
