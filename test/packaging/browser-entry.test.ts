@@ -49,7 +49,7 @@ describe("durably in the browser", () => {
         attempt()
       } catch (error) {
         expect((error as InstanceType<typeof ValidationError>).issues).toEqual([
-          { path: ["database"], message: expect.stringContaining("pass a Layer providing SqlClient") }
+          { path: ["database"], message: expect.stringContaining("in a browser pass DurablyBrowser.database() from @durably/browser") }
         ])
       }
     }

@@ -26,7 +26,7 @@ const flatten = (target: unknown, path = ""): Array<[string, string | null]> =>
 
 const published = (source: string) => source.replace(/^\.\/src\//, "./dist/").replace(/\.ts$/, ".js")
 
-describe.each(["core", "http", "node", "durably"])("packages/%s/package.json", (dir) => {
+describe.each(["core", "http", "node", "durably", "browser"])("packages/%s/package.json", (dir) => {
   const manifest = read(dir)
 
   it("exports named modules only, each a source file with a dist twin in publishConfig (types first)", () => {

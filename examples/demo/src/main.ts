@@ -8,57 +8,15 @@
 import { mkdirSync } from "node:fs"
 import { dirname, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { createDurably, defineJob } from "durably"
-import { z } from "zod"
+import { monthlyReportJob, reportSteps } from "@durably/example-jobs"
+import { createDurably } from "durably"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const database = resolve(process.env.DURABLY_DEMO_DB ?? resolve(here, "../.data/demo.db"))
 const stepMs = Number(process.env.DURABLY_DEMO_STEP_MS ?? 1500)
 
-const steps = ["fetch-orders", "validate", "enrich-customers", "compute-totals", "render-report", "publish"] as const
-
-/** Pretend work that stops at once when the run is stopped. */
-const work = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((done, fail) => {
-    const timer = setTimeout(done, ms)
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer)
-      fail(signal.reason)
-    })
-  })
-
-const monthlyReport = defineJob({
-  name: "monthly-report",
-  input: z.object({ month: z.string() }),
-  output: z.object({ orders: z.number(), total: z.number(), url: z.string() }),
-  run: async (step, input) => {
-    const orders = await step.run("fetch-orders", async (signal) => {
-      await work(stepMs, signal)
-      return Array.from({ length: 120 }, (_, i) => ({ id: i + 1, cents: 1000 + ((i * 37) % 900) }))
-    })
-    step.progress(1, steps.length, "fetched orders")
-    const valid = await step.run("validate", async (signal) => {
-      await work(stepMs, signal)
-      return orders.filter((order) => order.cents > 0).length
-    })
-    step.progress(2, steps.length, "validated")
-    await step.run("enrich-customers", (signal) => work(stepMs, signal))
-    step.progress(3, steps.length, "enriched")
-    const total = await step.run("compute-totals", async (signal) => {
-      await work(stepMs, signal)
-      return orders.reduce((sum, order) => sum + order.cents, 0) / 100
-    })
-    step.progress(4, steps.length, "totals computed")
-    await step.run("render-report", (signal) => work(stepMs, signal))
-    step.progress(5, steps.length, "rendered")
-    const url = await step.run("publish", async (signal) => {
-      await work(stepMs, signal)
-      return `https://reports.example/${input.month}.pdf`
-    })
-    step.progress(6, steps.length, "published")
-    return { orders: valid, total, url }
-  }
-})
+const monthlyReport = monthlyReportJob(stepMs)
+const steps = reportSteps
 
 mkdirSync(dirname(database), { recursive: true })
 const durably = createDurably({

@@ -13,7 +13,7 @@ import type { Options } from "./internal/options.js"
 import { validateOptions } from "./internal/options.js"
 import type { RunsFilter, TriggerError, TriggerOptions, Triggered, WaitError, WaitOptions } from "./internal/types.js"
 import type { UnsafeTrigger } from "./internal/unsafe.js"
-import { registerUnsafeTrigger } from "./internal/unsafe.js"
+import { registerStopCancelled, registerUnsafeTrigger } from "./internal/unsafe.js"
 import type * as Job from "./Job.js"
 import type { LogEntry, Run, StepRecord } from "./Run.js"
 import type { Disposition, RunFilter, Store } from "./Store.js"
@@ -127,6 +127,7 @@ export const layer = <J extends Job.Any>(
         batchTrigger: engine.durably.batchTrigger as Durably["Type"]["batchTrigger"]
       })
       registerUnsafeTrigger(durably, engine.unsafeTrigger as UnsafeTrigger)
+      registerStopCancelled(durably, engine.stopCancelled)
       return Context.make(Durably, durably).pipe(Context.add(Worker, engine.worker))
     })
   )

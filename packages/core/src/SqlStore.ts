@@ -32,7 +32,7 @@ import * as Lease from "./internal/store/lease.js"
 import * as Manage from "./internal/store/manage.js"
 import * as Reads from "./internal/store/reads.js"
 import * as SqliteDirect from "./internal/store/sqliteDirect.js"
-import { withEnqueueNow } from "./internal/storeDoors.js"
+import { withEnqueueNow, withReleaseAll } from "./internal/storeDoors.js"
 import { SyncSqlite } from "./internal/syncSqlite.js"
 import { storeErrors, writeTransaction } from "./internal/transaction.js"
 import { Store } from "./Store.js"
@@ -58,6 +58,7 @@ export const make = Effect.gen(function* () {
   const sync = isPg ? Option.none() : yield* Effect.serviceOption(SyncSqlite)
   const direct = Option.map(sync, (sync) => SqliteDirect.make(context, sync, enqueue))
 
+  const manage = Manage.make(context)
   const store = Store.of({
     migrate: migrate.pipe(
       Effect.provideService(SqlClient.SqlClient, sql),
@@ -66,10 +67,11 @@ export const make = Effect.gen(function* () {
     ),
     ...enqueue,
     ...Lease.make(context),
-    ...Manage.make(context),
+    ...manage.operations,
     ...Reads.make(context),
     ...Option.match(direct, { onNone: () => ({}), onSome: (direct) => direct.operations })
   })
+  withReleaseAll(store, manage.releaseAll)
   return Option.match(direct, {
     onNone: () => store,
     onSome: (direct) => withEnqueueNow(store, direct.enqueueNow)

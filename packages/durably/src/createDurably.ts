@@ -5,6 +5,7 @@
  */
 import { Durably as Engine, EventBus, SqlStore } from "@durably/core"
 import type { DurablyEvent } from "@durably/core/DurablyEvent"
+import { StorageTypeId } from "@durably/core/Internal"
 import type * as Job from "@durably/core/Job"
 import type { LogEntry, Run, StepRecord } from "@durably/core/Run"
 import type { Disposition, RunFilter } from "@durably/core/Store"
@@ -51,7 +52,7 @@ export interface DurablyOptions<Jobs extends JobDefinitions>
       "jobs" | "autoStart" | "retainRuns" | "pollingInterval" | "leaseRenewInterval" | "leaseDuration" | "shutdownTimeout"
     >,
     TimingOptions {
-  /** A SQLite file path, `":memory:"`, a `postgres://` URL, or a Layer providing `SqlClient`. */
+  /** A SQLite file path, `":memory:"`, a `postgres://` URL, a Layer providing `SqlClient`, or `DurablyBrowser.database()`. */
   readonly database: Database
   readonly jobs?: Jobs | undefined
   /** Purge finished runs older than this: `"30d"`, `"12h"`, `"15m"`, or milliseconds. Default: keep them. */
@@ -139,7 +140,7 @@ export const makeDurably = <Jobs extends JobDefinitions = Record<never, never>>(
     retainRuns: retention(options.retainRuns) as Duration.DurationInput | undefined,
     autoStart: false
   }
-  const client = resolveDatabase(options.database, options)
+  const database = resolveDatabase(options.database, options)
   const invalid = checkOptions(options, engineOptions)
   if (invalid !== undefined) throw toFacadeError(invalid)
 
@@ -148,10 +149,13 @@ export const makeDurably = <Jobs extends JobDefinitions = Record<never, never>>(
   const ensureDispatching = () => {
     if (instance.isBuilt() && !instance.isDisposed()) listeners.ensure((effect) => instance.runtime.runSync(effect))
   }
-  const storage = SqlStore.layerMigrated.pipe(Layer.provideMerge(client))
-  const layer = Layer.merge(Engine.layer(engineOptions), listeners.layer).pipe(
-    Layer.provideMerge(Layer.merge(storage, EventBus.layer))
-  )
+  const engineLayer = Layer.merge(Engine.layer(engineOptions), listeners.layer)
+  const layer =
+    database._tag === "storage"
+      ? database.storage[StorageTypeId].provide(engineLayer)
+      : engineLayer.pipe(
+          Layer.provideMerge(Layer.merge(SqlStore.layerMigrated.pipe(Layer.provideMerge(database.layer)), EventBus.layer))
+        )
   const instance = makeInstance(layer, ensureDispatching)
   const { definitions, runtime, use } = instance
   const decodeOutput = outputDecoder(definitions)

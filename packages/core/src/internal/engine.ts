@@ -91,5 +91,10 @@ export const makeEngine = <J extends Job.Any>(options: Options<J>) =>
     }
 
     if (config.autoStart) yield* worker.service.start
-    return { durably, worker: worker.service, unsafeTrigger: triggers.unsafeTrigger }
+    /** Stops this process's execution of a run cancelled by someone else (another tab). */
+    const stopCancelled = (runId: string) => {
+      const execution = running.get(runId)
+      return execution === undefined ? Effect.void : execution.stop("cancelled")
+    }
+    return { durably, worker: worker.service, unsafeTrigger: triggers.unsafeTrigger, stopCancelled }
   })

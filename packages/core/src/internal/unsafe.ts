@@ -47,3 +47,18 @@ export const registerUnsafeTrigger = (durably: object, trigger: UnsafeTrigger): 
 
 /** The fast trigger of a `Durably` service made by `Durably.layer`, or undefined. */
 export const unsafeTriggerOf = (durably: object): UnsafeTrigger | undefined => triggers.get(durably)
+
+const stops = new WeakMap<object, (runId: string) => Effect.Effect<void>>()
+
+/** Registers how a `Durably` service stops its execution of a run cancelled elsewhere. */
+export const registerStopCancelled = (durably: object, stop: (runId: string) => Effect.Effect<void>): void => {
+  stops.set(durably, stop)
+}
+
+/**
+ * For a `Durably` service made by `Durably.layer`: stops its execution of a
+ * run that was cancelled in the store by someone else (another browser tab),
+ * at once instead of at the run's next write. A no-op for a run not executing here.
+ */
+export const stopCancelledOf = (durably: object): ((runId: string) => Effect.Effect<void>) | undefined =>
+  stops.get(durably)

@@ -1,22 +1,30 @@
-// `createDurably({ database })` to the `SqlClient` layer it names. This module
-// runs anywhere; opening a file path or a URL is Node's, injected by the
-// Node entry (`../node.ts`) so the default entry never reaches `@durably/node`.
+// `createDurably({ database })` to the `SqlClient` layer it names, or to the
+// storage it is (a browser database). This module runs anywhere; opening a
+// file path or a URL is Node's, injected by the Node entry (`../node.ts`) so
+// the default entry never reaches `@durably/node`.
+import type { Storage } from "@durably/core/Internal"
+import { isStorage } from "@durably/core/Internal"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import { ValidationError } from "../errors.js"
 
-/** A file path, `":memory:"`, a `postgres://` URL (on Node), or a layer providing `SqlClient`. */
-export type Database = string | Layer.Layer<SqlClient.SqlClient, unknown>
+/**
+ * A file path, `":memory:"`, a `postgres://` URL (on Node), a layer providing
+ * `SqlClient`, or a storage such as `@durably/browser`'s `DurablyBrowser.database()`.
+ */
+export type Database = string | Layer.Layer<SqlClient.SqlClient, unknown> | Storage
+
+/** What `database` names: a client layer to build the store on, or a storage that provides one. */
+export type ResolvedDatabase =
+  | { readonly _tag: "client"; readonly layer: Layer.Layer<SqlClient.SqlClient, unknown> }
+  | { readonly _tag: "storage"; readonly storage: Storage }
 
 export interface DatabaseOptions {
   readonly synchronous?: "NORMAL" | "FULL" | undefined
 }
 
-/** The client layer for `database`; throws `ValidationError` for one this entry cannot open. */
-export type DatabaseResolver = (
-  database: unknown,
-  options: DatabaseOptions
-) => Layer.Layer<SqlClient.SqlClient, unknown>
+/** What `database` is; throws `ValidationError` for one this entry cannot open. */
+export type DatabaseResolver = (database: unknown, options: DatabaseOptions) => ResolvedDatabase
 
 const invalid = (message: string) => new ValidationError({ subject: "options", issues: [{ path: ["database"], message }] })
 
@@ -27,16 +35,17 @@ const invalid = (message: string) => new ValidationError({ subject: "options", i
 export const databaseResolver =
   (open?: (database: string, options: DatabaseOptions) => Layer.Layer<SqlClient.SqlClient, unknown>): DatabaseResolver =>
   (database, options) => {
-    if (Layer.isLayer(database)) return database as Layer.Layer<SqlClient.SqlClient, unknown>
+    if (isStorage(database)) return { _tag: "storage", storage: database }
+    if (Layer.isLayer(database)) return { _tag: "client", layer: database as Layer.Layer<SqlClient.SqlClient, unknown> }
     if (open === undefined) {
       throw invalid(
         typeof database === "string"
-          ? "file paths and URLs are opened only on Node (the \"node\" export condition of durably); here pass a Layer providing SqlClient"
-          : "must be a Layer providing SqlClient"
+          ? "file paths and URLs are opened only on Node (the \"node\" export condition of durably); in a browser pass DurablyBrowser.database() from @durably/browser, elsewhere a Layer providing SqlClient"
+          : "must be DurablyBrowser.database() from @durably/browser or a Layer providing SqlClient"
       )
     }
     if (typeof database !== "string" || database.length === 0) {
       throw invalid("must be a file path, ':memory:', a postgres:// URL or a Layer")
     }
-    return open(database, options)
+    return { _tag: "client", layer: open(database, options) }
   }

@@ -7,13 +7,12 @@ import { unsafeTriggerOf } from "@durably/core/Internal"
 import type * as Job from "@durably/core/Job"
 import type { Store } from "@durably/core/Store"
 import type { Worker } from "@durably/core/Worker"
-import type { SqlClient } from "@effect/sql"
 import type { Clock, Context, Layer } from "effect"
 import { Effect, ManagedRuntime } from "effect"
 import { DurablyError, StoreError } from "../errors.js"
 import { settle, toFacadeError } from "./translate.js"
 
-export type Services = Engine.Durably | Worker | EventBus.EventBus | Store | SqlClient.SqlClient
+export type Services = Engine.Durably | Worker | EventBus.EventBus | Store
 
 /** The engine's fast trigger and clock, for the calls done at once outside the runtime. */
 export interface DirectTrigger {

@@ -2,18 +2,16 @@
 // directly (`SyncSqlite`), so the store's hot statements skip the per-statement
 // cost of going through `SqlClient` (span, compiler, Effect-based prepare cache).
 //
-// One connection, guarded by one permit: a `SqlClient` transaction holds it from
-// BEGIN to COMMIT; a plain statement and a `SyncSqlite.use` take it only for
-// the moment they run, so neither ever lands inside another fiber's transaction.
-import * as Reactivity from "@effect/experimental/Reactivity"
-import { SqlClient } from "@effect/sql"
+// The client and the permit that guards the connection are core's
+// (`SyncSqliteClient`); this module is the better-sqlite3 driver.
+import type { SqlClient } from "@effect/sql"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import * as Statement from "@effect/sql/Statement"
-import { SyncSqlite } from "@durably/core/Internal"
-import type { SyncConnection, SyncStatement } from "@durably/core/Internal"
+import { SyncSqliteClient } from "@durably/core/Internal"
+import type { SyncConnection, SyncSqlite, SyncStatement } from "@durably/core/Internal"
 import Database from "better-sqlite3"
-import { Context, Duration, Effect, Either, Layer, Option, Schedule, Scope } from "effect"
+import type { Layer } from "effect"
+import { Duration, Effect, Schedule } from "effect"
 
 export interface ClientOptions {
   readonly filename: string
@@ -149,55 +147,6 @@ const makeConnection = (options: ClientOptions) =>
 
 /** `SqlClient` and `SyncSqlite` over one better-sqlite3 connection. */
 export const layer = (options: ClientOptions): Layer.Layer<SqlClient.SqlClient | SyncSqlite, SqlError> =>
-  Layer.scopedContext(
-    Effect.gen(function* () {
-      const { connection, sync } = yield* makeConnection(options)
-      const permit = yield* Effect.makeSemaphore(1)
-      /** True while a `SqlClient` transaction holds the connection. */
-      let held = false
-
-      const client = yield* SqlClient.make({
-        acquirer: permit.withPermits(1)(Effect.succeed(connection)),
-        // Held until the transaction's scope closes (COMMIT or ROLLBACK).
-        transactionAcquirer: Effect.uninterruptibleMask((restore) =>
-          Effect.gen(function* () {
-            yield* restore(permit.take(1))
-            held = true
-            yield* Scope.addFinalizer(
-              yield* Effect.scope,
-              Effect.suspend(() => {
-                held = false
-                return permit.release(1)
-              })
-            )
-            return connection
-          })
-        ),
-        compiler: Statement.makeCompilerSqlite(),
-        spanAttributes: [["db.system.name", "sqlite"]]
-      })
-
-      const runNow = <A>(f: (connection: SyncConnection) => A): Either.Either<A, SqlError> => {
-        try {
-          return Either.right(f(sync))
-        } catch (cause) {
-          return Either.left(new SqlError({ cause, message: "Failed to execute statement" }))
-        }
-      }
-
-      const useNow = <A>(f: (connection: SyncConnection) => A) => (held ? undefined : runNow(f))
-
-      // Commonly nobody holds the connection, and `f` runs before anyone can take it.
-      const use = <A>(f: (connection: SyncConnection) => A): Effect.Effect<A, SqlError> =>
-        Effect.suspend(() => useNow(f) ?? waitFor(Effect.suspend(() => runNow(f))))
-
-      /** While a transaction holds the connection: run inside it when it is this fiber's, else after it. */
-      const waitFor = <A>(run: Effect.Effect<A, SqlError>) =>
-        Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-          Option.isSome(inTransaction) ? run : permit.withPermits(1)(run)
-        )
-
-      const direct = SyncSqlite.of({ use, useNow, durableCommits: options.synchronous === "FULL" })
-      return Context.make(SqlClient.SqlClient, client).pipe(Context.add(SyncSqlite, direct))
-    })
-  ).pipe(Layer.provide(Reactivity.layer))
+  SyncSqliteClient.layer(
+    Effect.map(makeConnection(options), (driver) => ({ ...driver, durableCommits: options.synchronous === "FULL" }))
+  )

@@ -226,7 +226,7 @@ export const named = {
     )
     RETURNING id`,
   releaseExpired: `UPDATE durably_runs SET ${backToPending}
-    WHERE status = 'leased' AND ${unfinished} AND lease_expires_at <= @now
+    WHERE status = 'leased' AND ${unfinished} AND lease_expires_at <= @expiredBy
     RETURNING id`,
   runById: `SELECT * FROM durably_runs WHERE id = @runId`,
   stepsOf: `SELECT * FROM durably_steps WHERE run_id = @runId ORDER BY "index", completed_at, status = 'completed', attempt`,

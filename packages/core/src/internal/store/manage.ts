@@ -1,6 +1,7 @@
 // State changes anyone may make, whatever lease a run has: cancel, retry,
 // delete, purge, and returning expired leases to the queue.
 import { Clock, Effect, Option } from "effect"
+import type { StoreError } from "../../DurablyError.js"
 import type { Store, TerminalOptions } from "../../Store.js"
 import { decodeLabels, decodeRun } from "../rows.js"
 import { storeErrors } from "../transaction.js"
@@ -11,7 +12,9 @@ const dependentsChunk = 500
 
 type Operations = Pick<Store["Type"], "cancel" | "retry" | "deleteRun" | "purge" | "releaseExpired">
 
-export const make = (context: StoreContext): Operations => {
+export const make = (
+  context: StoreContext
+): { readonly operations: Operations; readonly releaseAll: Effect.Effect<number, StoreError> } => {
   const { dialect } = context
 
   const deleteDependents = (runIds: ReadonlyArray<string>) =>
@@ -59,11 +62,16 @@ export const make = (context: StoreContext): Operations => {
       return deleted.length
     }).pipe(context.transaction, storeErrors("purge"))
 
-  const releaseExpired = Effect.gen(function* () {
-    const now = yield* Clock.currentTimeMillis
-    const released = yield* context.run(dialect.releaseExpired, { now })
-    return released.length
-  }).pipe(storeErrors("releaseExpired"))
+  /** Leased runs back to pending: those whose lease expired by `expiredBy`, or all of them. */
+  const release = (expiredBy: (now: number) => number) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const released = yield* context.run(dialect.releaseExpired, { now, expiredBy: expiredBy(now) })
+      return released.length
+    }).pipe(storeErrors("releaseExpired"))
 
-  return { cancel, retry, deleteRun, purge, releaseExpired }
+  const releaseExpired = release((now) => now)
+  const releaseAll = release(() => Number.MAX_SAFE_INTEGER)
+
+  return { operations: { cancel, retry, deleteRun, purge, releaseExpired }, releaseAll }
 }

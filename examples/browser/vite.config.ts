@@ -1,0 +1,8 @@
+import { defineConfig } from "vite"
+
+export default defineConfig({
+  // SQLite's wasm file must stay next to its loader: not pre-bundled.
+  optimizeDeps: { exclude: ["@effect/wa-sqlite"] },
+  worker: { format: "es" },
+  build: { target: "es2022" }
+})

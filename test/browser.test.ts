@@ -1,0 +1,196 @@
+// @durably/browser in real Chromium: the Promise facade on SQLite in OPFS,
+// reloaded mid-run, shared by two tabs, and refused with a typed error where
+// it cannot open. The page (test/browser/fixture) records every step body's
+// start and every step:complete it sees in localStorage, which survives
+// reloads and is shared by the tabs: a completed step that started again
+// would show as a start after its completion.
+import type { BrowserContext, Page } from "playwright-core"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import type { Probe } from "./browser/fixture/main.js"
+import type { Served } from "./support/chromium.js"
+import { chromiumPath, cleanUp, fixtureRoot, insecureHost, launch, serve } from "./support/chromium.js"
+
+type Method = keyof Probe
+type Result<K extends Method> = Awaited<ReturnType<Probe[K]>>
+
+/** Calls `probe[method](...args)` in the page. */
+const call = <K extends Method>(page: Page, method: K, ...args: Parameters<Probe[K]>): Promise<Result<K>> =>
+  page.evaluate(
+    ([name, values]) => {
+      const probe = (globalThis as unknown as { probe: Record<string, (...args: Array<unknown>) => unknown> }).probe
+      return probe[name]!(...values)
+    },
+    [method, args] as const
+  ) as Promise<Result<K>>
+
+const roleOf = (page: Page) => call(page, "role")
+
+/** Waits until the page's instance is open with `role`. */
+const opened = (page: Page, role: "owner" | "follower", timeout = 20_000) =>
+  expect.poll(() => roleOf(page).catch(() => undefined), { timeout, interval: 50 }).toBe(role)
+
+/** Log entries of one run: `start:<step>` and `complete:<step>`, and marks. */
+const entriesOf = (log: ReadonlyArray<string>, runId: string) =>
+  log.flatMap((entry) => {
+    if (entry.startsWith("mark:")) return [entry]
+    const [kind, id, step] = entry.split(":")
+    return id === runId ? [`${kind}:${step}`] : []
+  })
+
+/** Steps that started again after they had completed (must be none). */
+const restartedAfterCompletion = (entries: ReadonlyArray<string>) => {
+  const completed = new Set<string>()
+  const restarted: Array<string> = []
+  for (const entry of entries) {
+    const [kind, step] = entry.split(":")
+    if (kind === "complete") completed.add(step!)
+    if (kind === "start" && completed.has(step!)) restarted.push(step!)
+  }
+  return restarted
+}
+
+const completedSteps = async (page: Page, runId: string) =>
+  (await call(page, "steps", runId)).filter((step) => step.status === "completed").map((step) => step.name)
+
+describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () => {
+  let served: Served
+  let context: BrowserContext | undefined
+
+  beforeAll(async () => {
+    served = await serve(fixtureRoot)
+  }, 180_000)
+
+  afterEach(async () => {
+    await context?.close()
+    context = undefined
+  })
+
+  afterAll(async () => {
+    await served?.close()
+    cleanUp()
+  })
+
+  const newPage = async (query = "") => {
+    context ??= await launch()
+    const page = await context.newPage()
+    page.on("pageerror", (error) => console.error(`[page] ${error.message}`))
+    await page.goto(`${served.url}${query}`)
+    return page
+  }
+
+  it("a run interrupted by a reload mid-step resumes at its next step, and no completed step runs again", async () => {
+    const page = await newPage("?auto=reload")
+    await opened(page, "owner")
+    const runId = await call(page, "trigger", 8, 250)
+    await expect.poll(() => completedSteps(page, runId), { timeout: 20_000, interval: 50 }).toHaveLength(3)
+    await call(page, "mark", "reload")
+    await page.reload()
+    await opened(page, "owner")
+
+    const waited = await call(page, "wait", runId)
+    expect(waited).toMatchObject({ ok: true, run: { status: "completed", output: { total: 28 } } })
+    expect(await completedSteps(page, runId)).toEqual(["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"])
+
+    const entries = entriesOf(await call(page, "log"), runId)
+    expect(restartedAfterCompletion(entries)).toEqual([])
+    // After the reload the run continued with the first step not completed before it.
+    const mark = entries.indexOf("mark:reload")
+    const doneBefore = new Set(entries.slice(0, mark).filter((e) => e.startsWith("complete:")).map((e) => e.slice(9)))
+    const firstAfter = entries.slice(mark).find((e) => e.startsWith("start:"))
+    expect(firstAfter).toBe(`start:s${doneBefore.size}`)
+  })
+
+  it("across 20 rapid reloads every step completes once and none runs again after completing", async () => {
+    const page = await newPage("?auto=rapid")
+    await opened(page, "owner")
+    const runId = await call(page, "trigger", 20, 120)
+    // Reloads 40 to 390 ms apart, the same sequence each time.
+    for (let i = 0; i < 20; i++) {
+      await page.waitForTimeout(40 + ((i * 137) % 350))
+      await call(page, "mark", `reload-${i}`).catch(() => undefined)
+      await page.reload()
+    }
+    await opened(page, "owner")
+    const waited = await call(page, "wait", runId)
+    expect(waited).toMatchObject({ ok: true, run: { status: "completed", output: { total: 190 } } })
+    expect(await completedSteps(page, runId)).toEqual(Array.from({ length: 20 }, (_, i) => `s${i}`))
+    const entries = entriesOf(await call(page, "log"), runId)
+    expect(restartedAfterCompletion(entries)).toEqual([])
+    const starts = entries.filter((e) => e.startsWith("start:")).length
+    console.log(`[browser] 20 reloads: ${starts} step starts for 20 steps (a start interrupted by a reload runs again)`)
+  }, 120_000)
+
+  it("two tabs: the follower triggers, watches and cancels runs the owner executes; when the owner closes the follower finishes its run", async () => {
+    const owner = await newPage("?auto=tabs")
+    await opened(owner, "owner")
+    const follower = await newPage("?auto=tabs")
+    await opened(follower, "follower")
+
+    // Triggered and watched in the follower, executed by the owner.
+    const first = await call(follower, "trigger", 4, 100)
+    await call(follower, "watch", first)
+    expect(await call(follower, "wait", first)).toMatchObject({ ok: true, run: { status: "completed", output: { total: 6 } } })
+    await expect
+      .poll(() => call(follower, "watched", first))
+      .toEqual(["run:leased", "step:start:s0", "step:complete:s0", "run:progress", "step:start:s1", "step:complete:s1", "run:progress", "step:start:s2", "step:complete:s2", "run:progress", "step:start:s3", "step:complete:s3", "run:progress", "run:complete", "end"].filter((e) => e !== "run:progress"))
+    const ownerEvents = await call(owner, "events")
+    expect(ownerEvents.filter((e) => e.runId === first).map((e) => e.type)).toContain("run:trigger")
+    const followerEvents = (await call(follower, "events")).filter((e) => e.runId === first)
+    expect(followerEvents.filter((e) => e.type === "step:complete").map((e) => e.stepName)).toEqual(["s0", "s1", "s2", "s3"])
+    expect(await call(follower, "run", first)).toMatchObject({ status: "completed" })
+
+    // A cancel from the follower stops the owner's execution at once.
+    const cancelled = await call(follower, "trigger", 20, 200)
+    await expect.poll(() => completedSteps(follower, cancelled), { timeout: 20_000, interval: 50 }).toHaveLength(1)
+    expect(await call(follower, "cancel", cancelled)).toMatchObject({ status: "cancelled" })
+    const startsAtCancel = entriesOf(await call(owner, "log"), cancelled).filter((e) => e.startsWith("start:")).length
+    await owner.waitForTimeout(600)
+    expect(entriesOf(await call(owner, "log"), cancelled).filter((e) => e.startsWith("start:"))).toHaveLength(startsAtCancel)
+    expect(await call(owner, "run", cancelled)).toMatchObject({ status: "cancelled" })
+
+    // The owner closes mid-run: the follower takes the database over and resumes the run.
+    const second = await call(follower, "trigger", 10, 200)
+    await expect.poll(() => completedSteps(follower, second), { timeout: 20_000, interval: 50 }).toHaveLength(2)
+    const closedAt = Date.now()
+    await owner.close()
+    await opened(follower, "owner")
+    console.log(`[browser] takeover: the follower owned the database ${Date.now() - closedAt} ms after the owner tab closed`)
+    expect(await call(follower, "wait", second)).toMatchObject({ ok: true, run: { status: "completed", output: { total: 45 } } })
+    expect(await completedSteps(follower, second)).toEqual(Array.from({ length: 10 }, (_, i) => `s${i}`))
+    expect(restartedAfterCompletion(entriesOf(await call(follower, "log"), second))).toEqual([])
+  }, 120_000)
+
+  it("an insecure context is a typed error that says to use https or localhost", async () => {
+    const page = await newPage()
+    await page.goto(`http://${insecureHost}:${served.port}/`)
+    const started = Date.now()
+    expect(await call(page, "openEffect", "insecure")).toMatchObject({
+      ok: false,
+      tag: "BrowserStorageError",
+      reason: "insecure-context",
+      detail: expect.stringContaining("https, or from localhost")
+    })
+    const facade = await call(page, "open", { name: "insecure" })
+    expect(facade).toMatchObject({ ok: false, message: expect.stringContaining("needs a secure context") })
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+
+  it("a full OPFS pool and a missing wasm file are typed errors within seconds, not a hang", async () => {
+    const page = await newPage()
+    expect(await call(page, "fill", ".durably/full")).toMatchObject({ ok: true })
+    let started = Date.now()
+    expect(await call(page, "openEffect", "full")).toMatchObject({
+      ok: false,
+      tag: "BrowserStorageError",
+      reason: "pool-full",
+      detail: expect.stringContaining("is full")
+    })
+    expect(await call(page, "open", { name: "full" })).toMatchObject({ ok: false, message: expect.stringContaining("is full") })
+    expect(Date.now() - started).toBeLessThan(5_000)
+
+    await page.route("**/*.wasm", (route) => route.abort())
+    started = Date.now()
+    expect(await call(page, "openEffect", "nowasm")).toMatchObject({ ok: false, tag: "BrowserStorageError", reason: "worker" })
+    expect(Date.now() - started).toBeLessThan(5_000)
+  })
+})
