@@ -5,8 +5,7 @@ import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import type { Enqueued, Store as StoreService } from "@durably/core/Store"
 import { Store } from "@durably/core/Store"
-import { Context, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
-import type { Layer } from "effect"
+import { Context, Effect, Either, Exit, Fiber, Layer, Option, TestClock } from "effect"
 
 type Env = Store | SqlClient.SqlClient
 type StoreApi = StoreService["Type"]
@@ -38,13 +37,36 @@ const step = (name: string, index: number, output: unknown = { name }) => ({
 const errorTag = <A, E extends { readonly _tag: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.either(effect), (result) => (Either.isLeft(result) ? result.left._tag : "success"))
 
-export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
+/** A `SqlClient` for a backend that offers none to its caller: the tests that need one are skipped there. */
+const noSqlClient = Layer.succeed(
+  SqlClient.SqlClient,
+  new Proxy({} as SqlClient.SqlClient, {
+    get: () => {
+      throw new Error("this backend offers no SqlClient to the caller")
+    }
+  })
+)
+
+/**
+ * The suite on `layer`. A backend whose caller has no `SqlClient` on the
+ * store's database (the browser, where it lives in a worker) passes
+ * `sql: false`: the tests that write rows by hand or use the caller's
+ * transaction are skipped there.
+ */
+export function storeSuite(name: string, layer: Layer.Layer<Env, unknown>): void
+export function storeSuite(name: string, layer: Layer.Layer<Store, unknown>, options: { readonly sql: false }): void
+export function storeSuite(name: string, layer: Layer.Layer<Env, unknown> | Layer.Layer<Store, unknown>, options?: { readonly sql: false }): void {
+  const withSql = options?.sql !== false
+  const env = (withSql ? layer : Layer.merge(layer, noSqlClient)) as Layer.Layer<Env, unknown>
   const test = (title: string, body: (store: StoreApi) => Effect.Effect<void, unknown, Env>) =>
-    it.effect(title, () => Effect.flatMap(Store, body).pipe(Effect.provide(layer), Effect.orDie))
+    it.effect(title, () => Effect.flatMap(Store, body).pipe(Effect.provide(env), Effect.orDie))
+  /** A test that needs the caller's `SqlClient` on the store's database. */
+  const sqlTest = (title: string, body: (store: StoreApi) => Effect.Effect<void, unknown, Env>) =>
+    it.effect.skipIf(!withSql)(title, () => Effect.flatMap(Store, body).pipe(Effect.provide(env), Effect.orDie))
 
   describe(`store conformance: ${name}`, () => {
     describe("migrations", () => {
-      test("migrating twice is a no-op and records each version once", (store) =>
+      sqlTest("migrating twice is a no-op and records each version once", (store) =>
         Effect.gen(function* () {
           yield* store.migrate
           const sql = yield* SqlClient.SqlClient
@@ -279,7 +301,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
       const committedOf = (enqueued: Enqueued) =>
         enqueued.committed === undefined ? Effect.dieMessage("expected committed: the enqueue joined a transaction") : enqueued.committed
 
-      test("a rolled-back enqueue leaves no run, and committed answers false", (store) =>
+      sqlTest("a rolled-back enqueue leaves no run, and committed answers false", (store) =>
         Effect.gen(function* () {
           const sql = yield* SqlClient.SqlClient
           const enqueued: Array<Enqueued> = []
@@ -307,7 +329,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect((yield* store.enqueue({ jobName: "j", input: 5, idempotencyKey: "k" })).disposition).toBe("created")
         }))
 
-      test("a committed enqueue answers true and its run is there; outside a transaction there is no committed", (store) =>
+      sqlTest("a committed enqueue answers true and its run is there; outside a transaction there is no committed", (store) =>
         Effect.gen(function* () {
           const sql = yield* SqlClient.SqlClient
           const [plain, labelled] = yield* sql.withTransaction(
@@ -324,7 +346,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect((yield* store.enqueueBatch([{ jobName: "j", input: 4 }]))[0]?.committed).toBeUndefined()
         }))
 
-      test("committed answers only once the transaction has ended, and the run is not seen outside before", (store) =>
+      sqlTest("committed answers only once the transaction has ended, and the run is not seen outside before", (store) =>
         Effect.gen(function* () {
           const sql = yield* SqlClient.SqlClient
           const isPg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
@@ -350,7 +372,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect((yield* store.getRun(answer.id)).status).toBe("pending")
         }))
 
-      test("enqueueBatch joins the caller's transaction", (store) =>
+      sqlTest("enqueueBatch joins the caller's transaction", (store) =>
         Effect.gen(function* () {
           const sql = yield* SqlClient.SqlClient
           const batches = [
@@ -612,7 +634,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect(yield* errorTag(store.retry("missing"))).toBe("NotFoundError")
         }))
 
-      test("delete removes a run with its steps, logs and labels, but not a leased one", (store) =>
+      sqlTest("delete removes a run with its steps, logs and labels, but not a leased one", (store) =>
         Effect.gen(function* () {
           const sql = yield* SqlClient.SqlClient
           yield* store.enqueue({ jobName: "j", input: 1, labels: { a: "b" } })
@@ -677,7 +699,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           return { bad, good }
         })
 
-      test("an input column that is not JSON is a CorruptRowError naming the run", (store) =>
+      sqlTest("an input column that is not JSON is a CorruptRowError naming the run", (store) =>
         Effect.gen(function* () {
           const { bad, good } = yield* corrupt("input", "{not json")
           const result = yield* Effect.either(store.getRun(bad.id))
@@ -685,7 +707,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect((yield* store.getRun(good.id)).input).toEqual({ ok: true })
         }))
 
-      test("a corrupt run is failed at claim time and the next run is still claimable", (store) =>
+      sqlTest("a corrupt run is failed at claim time and the next run is still claimable", (store) =>
         Effect.gen(function* () {
           const { bad, good } = yield* corrupt("input", "{not json")
           const first = yield* Effect.either(store.claim({ workerId: "w", leaseMs, jobNames }))
@@ -698,7 +720,7 @@ export const storeSuite = (name: string, layer: Layer.Layer<Env, unknown>) => {
           expect(rows[0]?.error).toContain(bad.id)
         }))
 
-      test("an unknown status is a CorruptRowError, and the run does not block the queue", (store) =>
+      sqlTest("an unknown status is a CorruptRowError, and the run does not block the queue", (store) =>
         Effect.gen(function* () {
           const { bad, good } = yield* corrupt("status", "exploded")
           expect(yield* errorTag(store.getRun(bad.id))).toBe("CorruptRowError")
