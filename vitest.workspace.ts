@@ -1,14 +1,5 @@
-import { execFileSync } from "node:child_process"
 import { defineWorkspace } from "vitest/config"
-
-const chromium = (() => {
-  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH
-  try {
-    return execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim() || undefined
-  } catch {
-    return undefined
-  }
-})()
+import { chromiumArgs, chromiumPath as chromium } from "./scripts/chromium.js"
 
 if (chromium === undefined && process.env.CI !== "true") {
   console.warn("[chromium] skipping the in-browser tests: no chromium on PATH (apt-get install -y chromium)")
@@ -47,7 +38,8 @@ export default defineWorkspace([
                   browser: "chromium" as const,
                   launch: {
                     executablePath: chromium ?? "chromium",
-                    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                    // vitest sets headless itself.
+                    args: chromiumArgs.filter((arg) => arg !== "--headless")
                   }
                 }
               ]

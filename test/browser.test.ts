@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { Probe } from "./browser/fixture/main.js"
 import type { Served } from "./support/chromium.js"
-import { chromiumPath, cleanUp, fixtureRoot, insecureHost, launch, serve } from "./support/chromium.js"
+import { chromiumPath, cleanUp, exampleRoot, fixtureRoot, insecureHost, launch, serve } from "./support/chromium.js"
 
 type Method = keyof Probe
 type Result<K extends Method> = Awaited<ReturnType<Probe[K]>>
@@ -193,4 +193,26 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
     expect(await call(page, "openEffect", "nowasm")).toMatchObject({ ok: false, tag: "BrowserStorageError", reason: "worker" })
     expect(Date.now() - started).toBeLessThan(5_000)
   })
+
+  it("the example page: a report started from its form moves its progress bar to the end in both tabs", async () => {
+    const example = await serve(exampleRoot)
+    try {
+      context ??= await launch()
+      const first = await context.newPage()
+      await first.goto(example.url)
+      await expect.poll(() => first.textContent("#role"), { timeout: 20_000 }).toBe("this tab executes runs")
+      const second = await context.newPage()
+      await second.goto(example.url)
+      await expect.poll(() => second.textContent("#role"), { timeout: 20_000 }).toBe("another tab executes runs")
+      await second.click("button[type=submit]")
+      for (const page of [first, second]) {
+        await expect.poll(() => page.locator("#runs tr").count(), { timeout: 10_000 }).toBe(1)
+        await expect.poll(() => page.textContent("#runs .status"), { timeout: 20_000 }).toBe("completed")
+        expect(await page.locator("#runs progress").evaluate((bar: HTMLProgressElement) => bar.value)).toBe(6)
+      }
+      expect(await first.isVisible("#error")).toBe(false)
+    } finally {
+      await example.close()
+    }
+  }, 120_000)
 })

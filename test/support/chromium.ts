@@ -4,24 +4,15 @@
 // secure context); `insecureUrl` reaches the same server under a host name
 // that is not one. Under CI a missing Chromium fails; locally the browser
 // tests are skipped with a printed reason.
-import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { BrowserContext } from "playwright-core"
-import { chromium } from "playwright-core"
 import { build, preview } from "vite"
+import { chromiumPath, launchChromium } from "../../scripts/chromium.js"
 
-const which = (): string | undefined => {
-  try {
-    return execFileSync("sh", ["-c", "command -v chromium || command -v chromium-browser"], { encoding: "utf8" }).trim() || undefined
-  } catch {
-    return undefined
-  }
-}
-
-export const chromiumPath = process.env.CHROMIUM_PATH ?? which()
+export { chromiumPath }
 if (chromiumPath === undefined) {
   if (process.env.CI === "true") throw new Error("Chromium is required under CI: apt-get install -y chromium (or set CHROMIUM_PATH)")
   console.warn("[chromium] skipping browser tests: no chromium on PATH (apt-get install -y chromium, or set CHROMIUM_PATH)")
@@ -30,25 +21,13 @@ if (chromiumPath === undefined) {
 /** Host name mapped to 127.0.0.1 that the browser does not treat as a secure context. */
 export const insecureHost = "insecure.test"
 
-const args = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  `--host-resolver-rules=MAP ${insecureHost} 127.0.0.1`
-]
-
 const temporary: Array<string> = []
 
 /** A browser with a fresh profile (so a fresh OPFS); tabs of it share the origin's storage. */
-export const launch = async (): Promise<BrowserContext> => {
+export const launch = (): Promise<BrowserContext> => {
   const profile = mkdtempSync(join(tmpdir(), "durably-chromium-"))
   temporary.push(profile)
-  return chromium.launchPersistentContext(profile, { executablePath: chromiumPath!, args })
+  return launchChromium(profile, [`--host-resolver-rules=MAP ${insecureHost} 127.0.0.1`])
 }
 
 export interface Served {
@@ -92,3 +71,4 @@ export const cleanUp = () => {
 }
 
 export const fixtureRoot = fileURLToPath(new URL("../browser/fixture/", import.meta.url))
+export const exampleRoot = fileURLToPath(new URL("../../examples/browser/", import.meta.url))
