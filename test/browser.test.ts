@@ -8,7 +8,17 @@ import type { BrowserContext, Page } from "playwright-core"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { Probe } from "./browser/fixture/main.js"
 import type { Served } from "./support/chromium.js"
-import { chromiumPath, cleanUp, exampleRoot, fixtureRoot, insecureHost, launch, serve } from "./support/chromium.js"
+import {
+  chromiumPath,
+  cleanUp,
+  exampleRoot,
+  fixtureRoot,
+  freshProfile,
+  insecureHost,
+  killBrowser,
+  launch,
+  serve
+} from "./support/chromium.js"
 
 type Method = keyof Probe
 type Result<K extends Method> = Awaited<ReturnType<Probe[K]>>
@@ -118,6 +128,34 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
     expect(restartedAfterCompletion(entries)).toEqual([])
     const starts = entries.filter((e) => e.startsWith("start:")).length
     console.log(`[browser] 20 reloads: ${starts} step starts for 20 steps (a start interrupted by a reload runs again)`)
+  }, 120_000)
+
+  it("a browser killed with SIGKILL mid-run: relaunched, the run resumes at its next step and its completed steps stay as they were", async () => {
+    const profile = freshProfile()
+    const crashed = await launch(profile)
+    const page = await crashed.newPage()
+    await page.goto(`${served.url}?auto=crash`)
+    await opened(page, "owner")
+    const runId = await call(page, "trigger", 10, 200)
+    await expect.poll(() => completedSteps(page, runId), { timeout: 20_000, interval: 20 }).toHaveLength(3)
+    killBrowser(profile)
+    await crashed.close().catch(() => undefined)
+
+    context = await launch(profile)
+    const relaunched = await context.newPage()
+    await relaunched.goto(`${served.url}?auto=crash`)
+    await opened(relaunched, "owner")
+    // Whatever was stored before the kill is still there, unchanged.
+    const stored = (await call(relaunched, "steps", runId)).filter((step) => step.status === "completed")
+    expect(stored.length).toBeGreaterThanOrEqual(3)
+    expect(await call(relaunched, "wait", runId)).toMatchObject({ ok: true, run: { status: "completed", output: { total: 45 } } })
+    const after = await call(relaunched, "steps", runId)
+    expect(after.filter((step) => step.status === "completed").map((step) => step.name)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `s${i}`)
+    )
+    for (const step of stored) {
+      expect(after.find((s) => s.name === step.name && s.status === "completed")).toEqual(step)
+    }
   }, 120_000)
 
   it("two tabs: the follower triggers, watches and cancels runs the owner executes; when the owner closes the follower finishes its run", async () => {

@@ -4,6 +4,7 @@
 // secure context); `insecureUrl` reaches the same server under a host name
 // that is not one. Under CI a missing Chromium fails; locally the browser
 // tests are skipped with a printed reason.
+import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -23,11 +24,20 @@ export const insecureHost = "insecure.test"
 
 const temporary: Array<string> = []
 
-/** A browser with a fresh profile (so a fresh OPFS); tabs of it share the origin's storage. */
-export const launch = (): Promise<BrowserContext> => {
+/** A fresh profile directory (so a fresh OPFS), removed by `cleanUp`. */
+export const freshProfile = (): string => {
   const profile = mkdtempSync(join(tmpdir(), "durably-chromium-"))
   temporary.push(profile)
-  return launchChromium(profile, [`--host-resolver-rules=MAP ${insecureHost} 127.0.0.1`])
+  return profile
+}
+
+/** A browser on `profile` (default: a fresh one); tabs of it share the origin's storage. */
+export const launch = (profile: string = freshProfile()): Promise<BrowserContext> =>
+  launchChromium(profile, [`--host-resolver-rules=MAP ${insecureHost} 127.0.0.1`])
+
+/** Kills every process of the browser running on `profile` with SIGKILL, as a crash would. */
+export const killBrowser = (profile: string): void => {
+  execFileSync("pkill", ["-KILL", "-f", `user-data-dir=${profile}`])
 }
 
 export interface Served {
@@ -61,6 +71,8 @@ export const serve = async (root: string): Promise<Served> => {
     port,
     close: () =>
       new Promise<void>((done) => {
+        // Open pages keep connections alive, which `close` would wait for.
+        if ("closeAllConnections" in server.httpServer) server.httpServer.closeAllConnections()
         server.httpServer.close(() => done())
       })
   }

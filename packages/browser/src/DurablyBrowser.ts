@@ -39,6 +39,14 @@ export interface BrowserOptions {
   readonly name?: string | undefined
   /** Starts the database worker (default: `@durably/browser/worker` as a module worker, found by the bundler). */
   readonly worker?: (() => globalThis.Worker) | undefined
+  /**
+   * `NORMAL` (default): a commit is written to the file at once and survives
+   * the tab or the browser crashing, but is flushed to the disk only now and
+   * then, so a power loss may lose the last ones (never corrupting the file).
+   * `FULL`: each commit is flushed before it is answered; the step writes of
+   * runs executing together then share one flush.
+   */
+  readonly synchronous?: "NORMAL" | "FULL" | undefined
   /** How long opening may take before it fails with `BrowserStorageError` (default 10 seconds). */
   readonly openTimeout?: Duration.DurationInput | undefined
 }
@@ -121,6 +129,7 @@ const provideEngine =
           key: name,
           name: "durably.sqlite3",
           directory: `.durably/${name}`,
+          synchronous: options.synchronous ?? "NORMAL",
           openTimeout: options.openTimeout ?? Duration.seconds(10),
           makeWorker: options.worker ?? defaultWorker
         })

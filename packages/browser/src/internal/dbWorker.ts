@@ -71,7 +71,7 @@ export const open = (options: OpenOptions): Effect.Effect<DatabaseWorker, Browse
       stop(detail)
     })
 
-    post({ type: "open", name: options.name, directory: options.directory })
+    post({ type: "open", name: options.name, directory: options.directory, synchronous: options.synchronous })
     const released = yield* Deferred.await(opened).pipe(
       Effect.timeoutFail({
         duration: options.openTimeout,

@@ -8,6 +8,8 @@ export interface OpenRequest {
   readonly name: string
   /** The OPFS directory of the database's own file pool. */
   readonly directory: string
+  /** `FULL`: each commit is flushed before it is answered. */
+  readonly synchronous: "NORMAL" | "FULL"
 }
 
 export type ToWorker = OpenRequest | { readonly type: "calls"; readonly calls: ReadonlyArray<Call> }

@@ -68,17 +68,28 @@ const open = (request: OpenRequest) =>
       }),
       (db) => Effect.sync(() => sqlite3.close(db))
     )
-    // Every write transaction needs a file of the pool for its journal.
+    // The write-ahead log takes a file of the pool.
     if (vfs.getSize() >= vfs.getCapacity()) return yield* poolFull(vfs, request)
-    const driver = Driver.make(sqlite3, db, true)
+    const driver = Driver.make(sqlite3, db, request.synchronous === "FULL")
     yield* Effect.addFinalizer(() => Effect.sync(driver.finalize))
-    const pragmas = Effect.try({
+    // One connection ever uses the file (the worker of the tab holding the lock),
+    // so the lock is taken for good, which lets WAL keep its index in memory:
+    // the pool VFS has no shared memory. A commit then appends to the log, and
+    // with NORMAL it is not flushed (see docs/browser.md).
+    const journal = yield* Effect.try({
       try: () => {
-        for (const pragma of ["temp_store = memory", "synchronous = FULL"]) driver.sync.prepare(`PRAGMA ${pragma}`).all()
+        const pragma = (text: string) => driver.sync.prepare(`PRAGMA ${text}`).all()
+        pragma("locking_mode = EXCLUSIVE")
+        const mode = pragma("journal_mode = WAL")[0]
+        pragma(`synchronous = ${request.synchronous}`)
+        pragma("temp_store = memory")
+        return String(Object.values(mode ?? {})[0])
       },
       catch: (cause) => new BrowserStorageError({ reason: "open", detail: `SQLite refused a pragma: ${messageOf(cause)}` })
     })
-    yield* pragmas
+    if (journal !== "wal") {
+      return yield* new BrowserStorageError({ reason: "open", detail: `SQLite kept journal mode ${journal} instead of WAL` })
+    }
     const context = yield* Layer.build(
       SqlStore.layerMigrated.pipe(Layer.provide(SyncSqliteClient.layer(Effect.succeed(driver))))
     ).pipe(
