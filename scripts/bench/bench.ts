@@ -4,7 +4,7 @@
 //
 //   pnpm bench            3 repetitions (7 for the sequential trigger)
 //   pnpm bench --quick    1 repetition, smaller counts
-//   pnpm bench --only=sqlite-normal|sqlite-full|pg
+//   pnpm bench --only=sqlite-normal|sqlite-full|pg|browser
 import { execFileSync, spawn } from "node:child_process"
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { BuildOptions } from "esbuild"
 import { admin, databaseUrl, probe } from "../postgres.js"
+import { browserSection } from "./browser/section.js"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
 const root = resolve(here, "../..")
@@ -484,6 +485,8 @@ const main = async () => {
       ])
     }
   }
+
+  if (only === undefined || only === "browser") await browserSection({ root, reps, log, rows, raw })
 
   const floors = floorTable()
   const markdown =

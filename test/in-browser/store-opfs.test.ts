@@ -2,7 +2,7 @@
 // page sees is the one `@durably/browser` gives it (calls carried to the
 // database worker, run there at the page's clock, so the TestClock drives
 // lease expiry as on Node). Each test opens a database of its own. The tests
-// that write rows through the caller's SqlClient are skipped: the page has
+// that write rows through the caller's SqlClient are left out: the page has
 // none, the database lives in the worker.
 import { DurablyBrowser } from "@durably/browser"
 import { Effect, Layer } from "effect"
