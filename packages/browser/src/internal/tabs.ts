@@ -128,8 +128,16 @@ export const make = (options: TabOptions): Effect.Effect<Tab, BrowserStorageErro
       }
     }
 
+    /**
+     * Whether another tab of this database has ever spoken. Each tab speaks
+     * when it starts (a follower asks who owns, an owner says so), so a tab
+     * that has heard nobody is alone and keeps its events to itself.
+     */
+    let othersSeen = false
+
     channel.onmessage = (event: MessageEvent<TabMessage>) => {
       const message = event.data
+      othersSeen = true
       switch (message.kind) {
         case "hello":
           if (local !== undefined) post({ kind: "owner", from: id })
@@ -232,6 +240,8 @@ export const make = (options: TabOptions): Effect.Effect<Tab, BrowserStorageErro
       send,
       role,
       remoteEvents,
-      broadcast: (event) => post({ kind: "event", from: id, event })
+      broadcast: (event) => {
+        if (othersSeen) post({ kind: "event", from: id, event })
+      }
     }
   })
