@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url"
 import type { BuildOptions } from "esbuild"
 import { admin, databaseUrl, probe } from "../postgres.js"
 import { browserSection } from "./browser/section.js"
+import type { Raw, Row } from "./rows.js"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
 const root = resolve(here, "../..")
@@ -275,18 +276,6 @@ const runChild = (impl: Runner | "ceiling", spec: object): Promise<Result> =>
     })
   })
 
-interface Row {
-  readonly section: string
-  readonly workload: string
-  readonly metric: string
-  /** Whether a larger value is better (throughput) or worse (latency, memory). */
-  readonly higherIsBetter: boolean
-  readonly ours: ReadonlyArray<number>
-  readonly upstream: ReadonlyArray<number>
-  /** The floor's measurements, for workloads that have one. */
-  readonly floor?: ReadonlyArray<number>
-}
-
 /** The median of the measurements that succeeded (a failed one is NaN). */
 const median = (values: ReadonlyArray<number>) => {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b)
@@ -295,7 +284,7 @@ const median = (values: ReadonlyArray<number>) => {
 }
 
 const rows: Array<Row> = []
-const raw: Array<{ section: string; workload: string; impl: string; spec: object; result: Result }> = []
+const raw: Array<Raw> = []
 
 /**
  * Measures one workload `repetitions` times for both implementations (alternating),

@@ -9,23 +9,7 @@ import { measureInBrowser } from "./chromium.js"
 import type { Impl } from "./pages.js"
 import { servePages } from "./pages.js"
 import type { BrowserSpec } from "./workloads.js"
-
-export interface BrowserRow {
-  readonly section: string
-  readonly workload: string
-  readonly metric: string
-  readonly higherIsBetter: boolean
-  readonly ours: ReadonlyArray<number>
-  readonly upstream: ReadonlyArray<number>
-}
-
-export interface BrowserRaw {
-  readonly section: string
-  readonly workload: string
-  readonly impl: string
-  readonly spec: object
-  readonly result: Record<string, number>
-}
+import type { Raw, Row } from "../rows.js"
 
 /**
  * 50 ms for both: an idle worker looks for runs this often, and neither side
@@ -74,8 +58,8 @@ export const browserSection = async (options: {
   readonly root: string
   readonly reps: number
   readonly log: (line: string) => void
-  readonly rows: { readonly push: (...rows: Array<BrowserRow>) => unknown }
-  readonly raw: { readonly push: (...raw: Array<BrowserRaw>) => unknown }
+  readonly rows: { readonly push: (...rows: Array<Row>) => unknown }
+  readonly raw: { readonly push: (...raw: Array<Raw>) => unknown }
 }): Promise<void> => {
   const { log, reps, rows, raw } = options
   log(`browser: headless Chromium, pollingIntervalMs ${pollingIntervalMs}, preserveSteps false, both pages cross-origin isolated`)
@@ -97,7 +81,7 @@ export const browserSection = async (options: {
         }
       }
       for (const metric of workload.metrics) {
-        const row: BrowserRow = {
+        const row: Row = {
           section: "browser",
           workload: metric.workload ?? workload.label,
           metric: metric.label,

@@ -65,6 +65,8 @@ export const open = (options: OpenOptions): Effect.Effect<DatabaseWorker, Browse
           }
       }
     })
+    // Closed with its scope: calls still waiting fail instead of waiting forever.
+    yield* Effect.addFinalizer(() => Effect.sync(() => stop("the database was closed")))
     worker.addEventListener("error", (event) => {
       const detail = `the database worker failed${event.message ? `: ${event.message}` : ""} (check that the bundler serves @durably/browser's worker)`
       Deferred.unsafeDone(opened, Effect.fail(new BrowserStorageError({ reason: "worker", detail })))
