@@ -60,13 +60,17 @@ export function storeSuite(name: string, layer: Layer.Layer<Env, unknown> | Laye
   const env = (withSql ? layer : Layer.merge(layer, noSqlClient)) as Layer.Layer<Env, unknown>
   const test = (title: string, body: (store: StoreApi) => Effect.Effect<void, unknown, Env>) =>
     it.effect(title, () => Effect.flatMap(Store, body).pipe(Effect.provide(env), Effect.orDie))
+  /** A group of tests that all need the caller's `SqlClient`: not part of the suite without one. */
+  const describeSql = (title: string, body: () => void) => {
+    if (withSql) describe(title, body)
+  }
   /** A test that needs the caller's `SqlClient` on the store's database: not part of the suite without one. */
   const sqlTest = (title: string, body: (store: StoreApi) => Effect.Effect<void, unknown, Env>) => {
     if (withSql) test(title, body)
   }
 
   describe(`store conformance: ${name}`, () => {
-    describe("migrations", () => {
+    describeSql("migrations", () => {
       sqlTest("migrating twice is a no-op and records each version once", (store) =>
         Effect.gen(function* () {
           yield* store.migrate
@@ -294,7 +298,7 @@ export function storeSuite(name: string, layer: Layer.Layer<Env, unknown> | Laye
         }))
     })
 
-    describe("enqueue inside the caller's transaction", () => {
+    describeSql("enqueue inside the caller's transaction", () => {
       /** Whether the run exists, asked outside the transaction (waits for it to end on SQLite). */
       const outside = <A, E>(effect: Effect.Effect<A, E, Env>) =>
         Effect.mapInputContext(effect, (context: Context.Context<Env>) => Context.omit(SqlClient.TransactionConnection)(context))
@@ -689,7 +693,7 @@ export function storeSuite(name: string, layer: Layer.Layer<Env, unknown> | Laye
         }))
     })
 
-    describe("bad data", () => {
+    describeSql("bad data", () => {
       const corrupt = (column: "input" | "status", value: string) =>
         Effect.gen(function* () {
           const store = yield* Store
