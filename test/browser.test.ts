@@ -208,6 +208,33 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
     expect(restartedAfterCompletion(entriesOf(await call(follower, "log"), second))).toEqual([])
   }, 120_000)
 
+  it("a follower's call to an owner tab that answers nothing (frozen in the background, or hung) fails with a StoreError after ownerTimeout", async () => {
+    const owner = await newPage("?auto=hung")
+    await opened(owner, "owner")
+    const follower = await newPage("?auto=hung&ownerTimeoutMs=1500")
+    await opened(follower, "follower")
+    const runId = await call(follower, "trigger", 1, 10)
+    expect(await call(follower, "wait", runId)).toMatchObject({ ok: true })
+
+    // The owner's thread is kept busy for 4 s, as a frozen tab's is stopped: nothing there answers.
+    const hung = owner.evaluate(() => {
+      const until = Date.now() + 4_000
+      while (Date.now() < until) {
+        // busy
+      }
+    })
+    const started = Date.now()
+    expect(await call(follower, "tryRun", runId)).toMatchObject({
+      ok: false,
+      name: "StoreError",
+      message: expect.stringContaining("did not answer in time")
+    })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400)
+    expect(Date.now() - started).toBeLessThan(4_000)
+    await hung
+    expect(await call(follower, "tryRun", runId)).toMatchObject({ ok: true, run: { status: "completed" } })
+  }, 60_000)
+
   it("an insecure context is a typed error that says to use https or localhost", async () => {
     const page = await newPage()
     await page.goto(`http://${insecureHost}:${served.port}/`)

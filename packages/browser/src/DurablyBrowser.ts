@@ -49,6 +49,12 @@ export interface BrowserOptions {
   readonly synchronous?: "NORMAL" | "FULL" | undefined
   /** How long opening may take before it fails with `BrowserStorageError` (default 10 seconds). */
   readonly openTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a follower tab's call waits for the owner tab's answer before it
+   * fails with `StoreError` (default 30 seconds): a browser may freeze a tab in
+   * the background, which then keeps the database and answers nothing.
+   */
+  readonly ownerTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -131,6 +137,7 @@ const provideEngine =
           directory: `.durably/${name}`,
           synchronous: options.synchronous ?? "NORMAL",
           openTimeout: options.openTimeout ?? Duration.seconds(10),
+          ownerTimeout: options.ownerTimeout ?? Duration.seconds(30),
           makeWorker: options.worker ?? defaultWorker
         })
         onTab(tab)

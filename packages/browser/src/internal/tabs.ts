@@ -31,6 +31,8 @@ type TabMessage =
 export interface TabOptions extends OpenOptions {
   /** Names the Web Lock and the BroadcastChannel of this database. */
   readonly key: string
+  /** How long a follower's call may wait for the owner's answer. */
+  readonly ownerTimeout: Duration.DurationInput
 }
 
 export interface Tab {
@@ -177,8 +179,8 @@ export const make = (options: TabOptions): Effect.Effect<Tab, BrowserStorageErro
         if (local !== undefined) return local.send(method, args, now)
         // A follower executes nothing.
         if (method === "claim") return Effect.succeed(null)
+        const call: Call = { id: nextId++, method, args, now }
         return Effect.async<unknown, Failure>((resume) => {
-          const call: Call = { id: nextId++, method, args, now }
           const entry: Pending = { call, sentTo: undefined, resume }
           pending.set(call.id, entry)
           if (owner !== undefined) {
@@ -188,7 +190,19 @@ export const make = (options: TabOptions): Effect.Effect<Tab, BrowserStorageErro
           return Effect.sync(() => {
             pending.delete(call.id)
           })
-        })
+        }).pipe(
+          // An owner tab the browser froze in the background keeps the lock and answers nothing.
+          Effect.timeoutFail({
+            duration: options.ownerTimeout,
+            onTimeout: () =>
+              new StoreError({
+                operation: method,
+                cause: new Error(
+                  "the tab that owns the database did not answer in time (the browser may have frozen it in the background); a write may or may not have been made"
+                )
+              })
+          })
+        )
       })
 
     /** Opens the database in this tab, which holds the lock (released with `lockScope`). */
