@@ -62,6 +62,12 @@ const restartedAfterCompletion = (entries: ReadonlyArray<string>) => {
 const completedSteps = async (page: Page, runId: string) =>
   (await call(page, "steps", runId)).filter((step) => step.status === "completed").map((step) => step.name)
 
+/** Waits until at least `count` steps of the run are stored (a slow poll may see one more). */
+const stepsDone = (page: Page, runId: string, count: number) =>
+  expect
+    .poll(async () => (await completedSteps(page, runId)).length, { timeout: 20_000, interval: 20 })
+    .toBeGreaterThanOrEqual(count)
+
 describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () => {
   let served: Served
   let context: BrowserContext | undefined
@@ -92,7 +98,7 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
     const page = await newPage("?auto=reload")
     await opened(page, "owner")
     const runId = await call(page, "trigger", 8, 250)
-    await expect.poll(() => completedSteps(page, runId), { timeout: 20_000, interval: 50 }).toHaveLength(3)
+    await stepsDone(page, runId, 3)
     await call(page, "mark", "reload")
     await page.reload()
     await opened(page, "owner")
@@ -103,11 +109,13 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
 
     const entries = entriesOf(await call(page, "log"), runId)
     expect(restartedAfterCompletion(entries)).toEqual([])
-    // After the reload the run continued with the first step not completed before it.
+    // After the reload the run continued with the first step not completed before it: the one after the
+    // steps seen completed before the mark, or the next if the one in flight completed between the mark
+    // and the reload (never an earlier one: that would be a completed step run again).
     const mark = entries.indexOf("mark:reload")
-    const doneBefore = new Set(entries.slice(0, mark).filter((e) => e.startsWith("complete:")).map((e) => e.slice(9)))
+    const doneBefore = entries.slice(0, mark).filter((e) => e.startsWith("complete:")).length
     const firstAfter = entries.slice(mark).find((e) => e.startsWith("start:"))
-    expect(firstAfter).toBe(`start:s${doneBefore.size}`)
+    expect([`start:s${doneBefore}`, `start:s${doneBefore + 1}`]).toContain(firstAfter)
   })
 
   it("across 20 rapid reloads every step completes once and none runs again after completing", async () => {
@@ -137,7 +145,7 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
     await page.goto(`${served.url}?auto=crash`)
     await opened(page, "owner")
     const runId = await call(page, "trigger", 10, 200)
-    await expect.poll(() => completedSteps(page, runId), { timeout: 20_000, interval: 20 }).toHaveLength(3)
+    await stepsDone(page, runId, 3)
     killBrowser(profile)
     await crashed.close().catch(() => undefined)
 
@@ -183,7 +191,7 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
 
     // A cancel from the follower stops the owner's execution at once.
     const cancelled = await call(follower, "trigger", 20, 200)
-    await expect.poll(() => completedSteps(follower, cancelled), { timeout: 20_000, interval: 50 }).toHaveLength(1)
+    await stepsDone(follower, cancelled, 1)
     expect(await call(follower, "cancel", cancelled)).toMatchObject({ status: "cancelled" })
     const startsAtCancel = entriesOf(await call(owner, "log"), cancelled).filter((e) => e.startsWith("start:")).length
     await owner.waitForTimeout(600)
@@ -192,13 +200,13 @@ describe.skipIf(chromiumPath === undefined)("@durably/browser in Chromium", () =
 
     // A retry from the follower: the owner resumes the run after its completed step.
     expect(await call(follower, "retry", cancelled)).toMatchObject({ status: "pending" })
-    await expect.poll(() => completedSteps(follower, cancelled), { timeout: 20_000, interval: 50 }).toHaveLength(3)
+    await stepsDone(follower, cancelled, 3)
     await call(follower, "cancel", cancelled)
     expect(await call(follower, "triggerAndWait", 3, 50)).toMatchObject({ output: { total: 3 } })
 
     // The owner closes mid-run: the follower takes the database over and resumes the run.
     const second = await call(follower, "trigger", 10, 200)
-    await expect.poll(() => completedSteps(follower, second), { timeout: 20_000, interval: 50 }).toHaveLength(2)
+    await stepsDone(follower, second, 2)
     const closedAt = Date.now()
     await owner.close()
     await opened(follower, "owner")
