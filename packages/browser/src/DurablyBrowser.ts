@@ -113,7 +113,7 @@ const validName = /^[A-Za-z0-9._-]{1,64}$/
 
 /** Builds the tab, then `engine` on its store and a bus relayed to the other tabs. */
 const provideEngine =
-  (options: BrowserOptions, onTab: (tab: Tab) => void, onRole: (role: Role) => void) =>
+  (options: BrowserOptions, onRole: (role: Role) => void) =>
   <ROut, E, RIn>(
     engine: Layer.Layer<ROut | Durably.Durably | Worker, E, RIn>
   ): Layer.Layer<
@@ -140,7 +140,6 @@ const provideEngine =
           ownerTimeout: options.ownerTimeout ?? Duration.seconds(30),
           makeWorker: options.worker ?? defaultWorker
         })
-        onTab(tab)
         const base = Layer.mergeAll(
           Layer.succeed(Store, StoreClient.make(tab.send)),
           EventBus.layer,
@@ -170,7 +169,7 @@ export const layer = <J extends Job.Any>(
   Durably.Durably | Worker | Store | EventBus.EventBus | BrowserTab,
   BrowserStorageError | ValidationError,
   Job.Requirements<J>
-> => provideEngine(options, () => {}, () => {})(Durably.layer(options))
+> => provideEngine(options, () => {})(Durably.layer(options))
 
 /**
  * The browser database as the Promise facade takes it:
@@ -198,7 +197,7 @@ export const database = (options: BrowserOptions = {}): BrowserDatabase => {
     for (const listener of listeners) listener(role)
   }
   return {
-    [StorageTypeId]: { provide: provideEngine(options, () => {}, onRole) },
+    [StorageTypeId]: { provide: provideEngine(options, onRole) },
     role: () => current,
     onRoleChange: (listener) => {
       listeners.add(listener)

@@ -12,5 +12,5 @@ export { stopCancelledOf, unsafeEmitOf, unsafeTriggerOf } from "./internal/unsaf
 export type { UnsafeEmit, UnsafeTrigger } from "./internal/unsafe.js"
 export * as SyncSqliteClient from "./internal/syncSqliteClient.js"
 export { releaseAllOf } from "./internal/storeDoors.js"
-export { isStorage, StorageTypeId } from "./internal/storage.js"
+export { isStorage, ofStore, StorageTypeId } from "./internal/storage.js"
 export type { Storage } from "./internal/storage.js"

@@ -3,7 +3,7 @@
  * the matching `Durably` / `Worker` effect on one `ManagedRuntime` and turns
  * its failures into the classes of `errors.ts`; no behaviour lives here.
  */
-import { Durably as Engine, EventBus, SqlStore } from "@durably/core"
+import { Durably as Engine } from "@durably/core"
 import type { DurablyEvent } from "@durably/core/DurablyEvent"
 import { StorageTypeId } from "@durably/core/Internal"
 import type * as Job from "@durably/core/Job"
@@ -149,13 +149,7 @@ export const makeDurably = <Jobs extends JobDefinitions = Record<never, never>>(
   const ensureDispatching = () => {
     if (instance.isBuilt() && !instance.isDisposed()) listeners.ensure((effect) => instance.runtime.runSync(effect))
   }
-  const engineLayer = Layer.merge(Engine.layer(engineOptions), listeners.layer)
-  const layer =
-    database._tag === "storage"
-      ? database.storage[StorageTypeId].provide(engineLayer)
-      : engineLayer.pipe(
-          Layer.provideMerge(Layer.merge(SqlStore.layerMigrated.pipe(Layer.provideMerge(database.layer)), EventBus.layer))
-        )
+  const layer = database[StorageTypeId].provide(Layer.merge(Engine.layer(engineOptions), listeners.layer))
   const instance = makeInstance(layer, ensureDispatching)
   const { definitions, runtime, use } = instance
   const decodeOutput = outputDecoder(definitions)

@@ -1,13 +1,14 @@
 // The page's side of the database worker: starts it, asks it to open the
 // database, and carries store calls to it. Opening never hangs: a worker that
 // reports a failure, dies, or says nothing within the timeout gives a
-// `BrowserStorageError`. Calls made in the same turn leave in one message, so
-// the worker starts them together.
+// `BrowserStorageError`. Calls made in the same turn leave in one message
+// (`perTurn`).
 import { StoreError } from "@durably/core/DurablyError"
 import type { Duration, Scope } from "effect"
 import { Deferred, Effect } from "effect"
 import { BrowserStorageError } from "../BrowserStorageError.js"
 import type { FromWorker, OpenRequest, ToWorker } from "./messages.js"
+import { perTurn } from "./perTurn.js"
 import type { Call, Outcome } from "./protocol.js"
 import { fromOutcome } from "./protocol.js"
 import type { Send } from "./storeClient.js"
@@ -86,12 +87,7 @@ export const open = (options: OpenOptions): Effect.Effect<DatabaseWorker, Browse
     )
 
     let nextId = 0
-    let outgoing: Array<Call> = []
-    const flush = () => {
-      const calls = outgoing
-      outgoing = []
-      post({ type: "calls", calls })
-    }
+    const call = perTurn<Call>((calls) => post({ type: "calls", calls }))
 
     const send: Send = (method, args, now) =>
       Effect.async((resume) => {
@@ -100,8 +96,7 @@ export const open = (options: OpenOptions): Effect.Effect<DatabaseWorker, Browse
         }
         const id = nextId++
         waiting.set(id, (outcome) => resume(fromOutcome(outcome)))
-        outgoing.push({ id, method, args, now })
-        if (outgoing.length === 1) queueMicrotask(flush)
+        call({ id, method, args, now })
         return Effect.sync(() => {
           waiting.delete(id)
         })

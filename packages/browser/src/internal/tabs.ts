@@ -89,12 +89,11 @@ export const make = (options: TabOptions): Effect.Effect<Tab, BrowserStorageErro
     let nextId = 0
     const pending = new Map<number, Pending>()
 
+    /** The waiting call goes on as a call to this tab's own database. */
     const runLocally = (entry: Pending, database: DatabaseWorker) => {
       pending.delete(entry.call.id)
       const { args, method, now } = entry.call
-      Effect.runFork(Effect.exit(database.send(method, args, now))).addObserver((exit) =>
-        entry.resume(Exit.isSuccess(exit) ? Effect.succeed(exit.value) : Effect.failCause(exit.cause))
-      )
+      entry.resume(database.send(method, args, now))
     }
 
     const lost = (entry: Pending) => {

@@ -14,6 +14,7 @@ import { AccessHandlePoolVFS } from "@effect/wa-sqlite/src/examples/AccessHandle
 import { Cause, Context, Duration, Effect, Exit, Layer, Schedule, Scope } from "effect"
 import { BrowserStorageError } from "../BrowserStorageError.js"
 import type { FromWorker, OpenRequest, ToWorker } from "./messages.js"
+import { perTurn } from "./perTurn.js"
 import type { Outcome } from "./protocol.js"
 import { serve } from "./storeServer.js"
 import * as Driver from "./waSqliteDriver.js"
@@ -107,17 +108,7 @@ const open = (request: OpenRequest) =>
 /** Serves the page on `port` (the worker's global scope). */
 export const serveOn = (port: DedicatedWorkerGlobalScope): void => {
   const post = (message: FromWorker) => port.postMessage(message)
-  let pending: Array<Outcome> = []
-  /** Outcomes finished in the same turn leave in one message. */
-  const answer = (outcome: Outcome) => {
-    pending.push(outcome)
-    if (pending.length > 1) return
-    queueMicrotask(() => {
-      const outcomes = pending
-      pending = []
-      post({ type: "outcomes", outcomes })
-    })
-  }
+  const answer = perTurn<Outcome>((outcomes) => post({ type: "outcomes", outcomes }))
 
   const scope = Effect.runSync(Scope.make())
   let store: Store["Type"] | undefined

@@ -1,9 +1,10 @@
-// `createDurably({ database })` to the `SqlClient` layer it names, or to the
-// storage it is (a browser database). This module runs anywhere; opening a
-// file path or a URL is Node's, injected by the Node entry (`../node.ts`) so
-// the default entry never reaches `@durably/node`.
+// `createDurably({ database })` to the storage it stands for: the store on the
+// `SqlClient` layer it names, or the storage it is (a browser database). This
+// module runs anywhere; opening a file path or a URL is Node's, injected by the
+// Node entry (`../node.ts`) so the default entry never reaches `@durably/node`.
+import { SqlStore } from "@durably/core"
 import type { Storage } from "@durably/core/Internal"
-import { isStorage } from "@durably/core/Internal"
+import { isStorage, ofStore } from "@durably/core/Internal"
 import type { SqlClient } from "@effect/sql"
 import { Layer } from "effect"
 import { ValidationError } from "../errors.js"
@@ -14,17 +15,16 @@ import { ValidationError } from "../errors.js"
  */
 export type Database = string | Layer.Layer<SqlClient.SqlClient, unknown> | Storage
 
-/** What `database` names: a client layer to build the store on, or a storage that provides one. */
-export type ResolvedDatabase =
-  | { readonly _tag: "client"; readonly layer: Layer.Layer<SqlClient.SqlClient, unknown> }
-  | { readonly _tag: "storage"; readonly storage: Storage }
-
 export interface DatabaseOptions {
   readonly synchronous?: "NORMAL" | "FULL" | undefined
 }
 
-/** What `database` is; throws `ValidationError` for one this entry cannot open. */
-export type DatabaseResolver = (database: unknown, options: DatabaseOptions) => ResolvedDatabase
+/** The storage `database` stands for; throws `ValidationError` for one this entry cannot open. */
+export type DatabaseResolver = (database: unknown, options: DatabaseOptions) => Storage
+
+/** The migrated store on a `SqlClient` layer. */
+const onClient = (client: Layer.Layer<SqlClient.SqlClient, unknown>): Storage =>
+  ofStore(SqlStore.layerMigrated.pipe(Layer.provideMerge(client)))
 
 const invalid = (message: string) => new ValidationError({ subject: "options", issues: [{ path: ["database"], message }] })
 
@@ -35,8 +35,8 @@ const invalid = (message: string) => new ValidationError({ subject: "options", i
 export const databaseResolver =
   (open?: (database: string, options: DatabaseOptions) => Layer.Layer<SqlClient.SqlClient, unknown>): DatabaseResolver =>
   (database, options) => {
-    if (isStorage(database)) return { _tag: "storage", storage: database }
-    if (Layer.isLayer(database)) return { _tag: "client", layer: database as Layer.Layer<SqlClient.SqlClient, unknown> }
+    if (isStorage(database)) return database
+    if (Layer.isLayer(database)) return onClient(database as Layer.Layer<SqlClient.SqlClient, unknown>)
     if (open === undefined) {
       throw invalid(
         typeof database === "string"
@@ -47,5 +47,5 @@ export const databaseResolver =
     if (typeof database !== "string" || database.length === 0) {
       throw invalid("must be a file path, ':memory:', a postgres:// URL or a Layer")
     }
-    return { _tag: "client", layer: open(database, options) }
+    return onClient(open(database, options))
   }
